@@ -1,0 +1,56 @@
+import type { AdapterCapabilities, IsolationLevel } from './capabilities.js';
+import type { DatabaseMetrics } from './database-metrics.js';
+import type { HealthStatus } from './health-status.js';
+
+export type Row = Record<string, unknown>;
+
+export interface TransactionOptions {
+  isolationLevel?: IsolationLevel;
+  readOnly?: boolean;
+  /**
+   * How many times the whole callback may run when the engine reports a serialization failure or deadlock
+   * (PostgreSQL 40001/40P01). Default 5. The callback must therefore be safe to re-run: keep side effects that are
+   * not in this database out of it, or make them idempotent.
+   */
+  maxAttempts?: number;
+}
+
+/** The handle a transaction callback receives. Statements through it run on the transaction's connection. */
+export interface TransactionContext {
+  readonly adapterId: string;
+  /** 1 for the outermost transaction; nested `transaction()` calls run as savepoints at depth 2, 3, ... */
+  readonly depth: number;
+  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  /** Creates a savepoint with a generated unique name (or the given one) and returns its name. */
+  savepoint(name?: string): Promise<string>;
+  rollbackTo(savepoint: string): Promise<void>;
+  release(savepoint: string): Promise<void>;
+  /** Runs `fn` inside a savepoint: rolled back to it if `fn` throws, released if it returns. */
+  transaction<T>(fn: (tx: TransactionContext) => Promise<T>): Promise<T>;
+}
+
+/**
+ * The contract every engine adapter implements (one conformance suite checks them all).
+ * `connect` and `close` are idempotent and share an in-flight call; everything else requires a connected adapter.
+ */
+export interface DatabaseAdapter {
+  readonly id: string;
+  readonly type: string;
+  readonly capabilities: AdapterCapabilities;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  /** Runs a statement and returns its rows. SQL adapters accept `?` (or `$n`) placeholders. */
+  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a statement and returns the number of rows it affected. */
+  execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  /**
+   * Runs one command in the engine's native form (SQL text for SQL engines, a redis-cli style line or array for
+   * Redis, a JSON command for MongoDB). This is what `DataManager.queryDatabase` calls.
+   */
+  command(command: string | readonly unknown[], params?: readonly unknown[]): Promise<unknown>;
+  transaction<T>(fn: (tx: TransactionContext) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** Probes the server; never throws (a failed probe is an `unhealthy` status carrying the error). */
+  health(): Promise<HealthStatus>;
+  metrics(): DatabaseMetrics;
+}

@@ -1,0 +1,27 @@
+import type { DatabaseConfig, ResolvedDatabaseConfig } from './database-config.js';
+import type { LogLevel } from '../util/logger.js';
+
+/** The whole configuration, as written in `datakeep.config.json` (see docs/configuration.md). */
+export interface DatakeepConfig {
+  /** Databases as objects or URL strings. Empty or absent: the embedded PGlite database. */
+  databases?: (DatabaseConfig | string)[];
+  state?: StateConfig;
+  logLevel?: LogLevel;
+}
+
+export interface StateConfig {
+  /** A PostgreSQL URL shared by several datakeep instances. Absent: embedded PGlite in `dir`. */
+  url?: string;
+  /** Directory of the embedded state store (default ./.datakeep/state). */
+  dir?: string;
+}
+
+export interface ResolvedDatakeepConfig {
+  readonly databases: readonly ResolvedDatabaseConfig[];
+  readonly state: { readonly url: string | undefined; readonly dir: string };
+  readonly logLevel: LogLevel;
+  /** Where the configuration came from, for `datakeep config check`. */
+  readonly source: string;
+  /** True when no database was configured and the embedded default is used. */
+  readonly embeddedDefault: boolean;
+}

@@ -1,0 +1,88 @@
+import type { DatabaseAdapter, Row, TransactionContext, TransactionOptions } from './adapters/database-adapter.js';
+import type { DatabaseMetrics } from './adapters/database-metrics.js';
+import type { HealthStatus } from './adapters/health-status.js';
+import type { DatabaseConfig } from './config/database-config.js';
+import { ContextHolder, DatakeepContext, type DataManagerOptions } from './datakeep-context.js';
+import { Monitoring } from './monitoring/monitoring.js';
+import type { SystemValidation } from './monitoring/system-validation.js';
+import type { StateStore } from './state/state-store.js';
+
+/**
+ * The seed's facade. Every method delegates to a subsystem; none does work of its own.
+ *
+ * ```ts
+ * const dm = new DataManager();
+ * await dm.initialize([{ type: 'postgresql', host: 'localhost', port: 5432, database: 'app_db', username: 'user', password: 'pass' }]);
+ * const users = await dm.query('SELECT * FROM users WHERE active = ?', [true]);
+ * await dm.close();
+ * ```
+ */
+export class DataManager {
+  readonly #holder = new ContextHolder();
+  readonly #options: DataManagerOptions;
+  readonly monitoring = new Monitoring(() => this.#holder.get().registry);
+
+  constructor(options: DataManagerOptions = {}) {
+    this.#options = options;
+  }
+
+  /**
+   * Connects every configured database. With no argument the configuration comes from the constructor options, the
+   * config file or the environment, and with nothing configured the embedded PGlite database is used.
+   * If any database cannot be reached, the ones already opened are closed again and the error is thrown.
+   */
+  initialize(configs?: readonly (DatabaseConfig | string)[]): Promise<void> {
+    return this.#holder.initialize(() => DatakeepContext.open(configs, this.#options));
+  }
+
+  /** Rows of a statement on the default SQL database; `?` placeholders. */
+  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    return this.#holder.get().registry.defaultSql().query<T>(sql, params);
+  }
+
+  /** Rows affected by a statement on the default SQL database. */
+  execute(sql: string, params?: readonly unknown[]): Promise<number> {
+    return this.#holder.get().registry.defaultSql().execute(sql, params);
+  }
+
+  /** A command in the addressed database's native form (SQL, a Redis command line, a MongoDB JSON command). */
+  queryDatabase(adapterId: string, command: string | readonly unknown[], params?: readonly unknown[]): Promise<unknown> {
+    return this.#holder.get().registry.get(adapterId).command(command, params);
+  }
+
+  /** A transaction on the default SQL database; `dm.query` inside the callback joins it. */
+  transaction<T>(fn: (tx: TransactionContext) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.#holder.get().registry.defaultSql().transaction(fn, options);
+  }
+
+  /** The adapter with this id (the routing rules and errors of queryDatabase apply). */
+  database(adapterId: string): DatabaseAdapter {
+    return this.#holder.get().registry.get(adapterId);
+  }
+
+  get databaseIds(): string[] {
+    return this.#holder.get().registry.ids;
+  }
+
+  getHealthStatus(): Promise<Map<string, HealthStatus>> {
+    return this.monitoring.health();
+  }
+
+  getMetrics(): Promise<Map<string, DatabaseMetrics>> {
+    return Promise.resolve(this.monitoring.metrics());
+  }
+
+  validateSystem(): Promise<SystemValidation> {
+    return this.monitoring.validate();
+  }
+
+  /** The state store (opened on first use). */
+  state(): Promise<StateStore> {
+    return this.#holder.get().state();
+  }
+
+  /** Closes every connection and the state store. Idempotent. */
+  close(): Promise<void> {
+    return this.#holder.close();
+  }
+}

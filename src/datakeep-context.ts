@@ -1,0 +1,97 @@
+import { AdapterRegistry } from './adapters/adapter-registry.js';
+import type { DatakeepConfig, ResolvedDatakeepConfig } from './config/datakeep-config.js';
+import type { DatabaseConfig } from './config/database-config.js';
+import { loadConfig, resolveConfigObject } from './config/load-config.js';
+import { LifecycleError } from './errors/index.js';
+import { StateStore } from './state/state-store.js';
+import { createStderrLogger, redactingLogger, type Logger } from './util/logger.js';
+
+export interface DataManagerOptions {
+  /** Configuration in code; otherwise it is loaded from `configFile`, the environment, or the embedded default. */
+  config?: DatakeepConfig;
+  /** A config file to load (like `--config`). */
+  configFile?: string;
+  logger?: Logger;
+}
+
+/**
+ * Everything an initialized DataManager holds: the resolved configuration, the adapters, and the state store (opened
+ * on first use, because an embedded one takes a while to open and most calls never need it). Subsystems receive this
+ * context; none reaches into another's internals.
+ */
+export class DatakeepContext {
+  #state: Promise<StateStore> | undefined;
+
+  private constructor(
+    readonly config: ResolvedDatakeepConfig,
+    readonly registry: AdapterRegistry,
+    readonly logger: Logger,
+  ) {}
+
+  static async open(configs: readonly (DatabaseConfig | string)[] | undefined, options: DataManagerOptions): Promise<DatakeepContext> {
+    let config: ResolvedDatakeepConfig;
+    if (configs !== undefined) {
+      config = resolveConfigObject({ ...options.config, databases: configs }, 'initialize(configs)');
+    } else if (options.config !== undefined) {
+      config = resolveConfigObject(options.config, 'DataManager options.config');
+    } else {
+      config = loadConfig({ file: options.configFile });
+    }
+    const logger = redactingLogger(options.logger ?? createStderrLogger(config.logLevel));
+    const registry = await AdapterRegistry.open(config.databases, logger);
+    return new DatakeepContext(config, registry, logger);
+  }
+
+  /** The state store, opened once on first call. */
+  state(): Promise<StateStore> {
+    this.#state ??= StateStore.open({ url: this.config.state.url, dir: this.config.state.dir }, this.logger).catch((error: unknown) => {
+      this.#state = undefined;
+      throw error;
+    });
+    return this.#state;
+  }
+
+  async close(): Promise<void> {
+    const state = this.#state;
+    this.#state = undefined;
+    const results = await Promise.allSettled([this.registry.close(), state?.then((s) => s.close())]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
+/** Holds the context through the lifecycle: initialize once (concurrent calls share it), close once. */
+export class ContextHolder {
+  #opening: Promise<DatakeepContext> | undefined;
+  #context: DatakeepContext | undefined;
+  #closing: Promise<void> | undefined;
+
+  initialize(open: () => Promise<DatakeepContext>): Promise<void> {
+    if (this.#closing) return Promise.reject(new LifecycleError('initialize() after close(); create a new DataManager'));
+    if (this.#opening) {
+      return Promise.reject(new LifecycleError('initialize() was already called; call close() and create a new DataManager to change the configuration'));
+    }
+    this.#opening = open().then(
+      (context) => (this.#context = context),
+      (error: unknown) => {
+        this.#opening = undefined;
+        throw error;
+      },
+    );
+    return this.#opening.then(() => undefined);
+  }
+
+  get(): DatakeepContext {
+    if (this.#context) return this.#context;
+    throw new LifecycleError(this.#closing ? 'the DataManager is closed' : 'call initialize() first');
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const context = await this.#opening?.catch(() => undefined);
+      this.#context = undefined;
+      await context?.close();
+    })();
+    return this.#closing;
+  }
+}

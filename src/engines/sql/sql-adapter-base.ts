@@ -1,0 +1,401 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AdapterCapabilities, IsolationLevel } from '../../adapters/capabilities.js';
+import type { DatabaseAdapter, Row, TransactionContext, TransactionOptions } from '../../adapters/database-adapter.js';
+import type { DatabaseMetrics } from '../../adapters/database-metrics.js';
+import type { HealthStatus } from '../../adapters/health-status.js';
+import type { ResolvedDatabaseConfig } from '../../config/database-config.js';
+import {
+  CapabilityError,
+  ConnectionError,
+  DatakeepError,
+  LifecycleError,
+  QueryError,
+  TimeoutError,
+  TransactionError,
+  UsageError,
+} from '../../errors/index.js';
+import { AdapterCounters } from '../../metrics/adapter-counters.js';
+import { fullJitterDelay, sleep } from '../../resilience/backoff.js';
+import { CircuitBreaker } from '../../resilience/circuit-breaker.js';
+import type { Logger } from '../../util/logger.js';
+import type { AdapterDependencies } from '../engine-definition.js';
+import { AsyncMutex } from './async-mutex.js';
+import type { SqlSessionDriver, StatementResult } from './sql-session.js';
+
+export type ErrorPhase = 'connect' | 'query' | 'commit';
+
+/** One open transaction: its session, nesting state, and whether a failed statement has poisoned it. */
+interface ActiveTransaction<S> {
+  readonly session: S;
+  readonly adapter: object;
+  closed: boolean;
+  /** Set when a statement failed and no savepoint rollback has cleared it since. */
+  aborted: boolean;
+  savepointCounter: number;
+  /** Nested transaction() calls on one transaction run one at a time: savepoints are a stack, not a tree. */
+  readonly nestedLock: AsyncMutex;
+}
+
+const SAVEPOINT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * The engine-independent half of every SQL adapter: lifecycle, connection retries behind a circuit breaker,
+ * placeholders, transactions with savepoints and serialization retries, AsyncLocalStorage propagation, metrics.
+ * Subclasses supply the session driver, error mapping, BEGIN syntax and the health probe.
+ */
+export abstract class SqlAdapterBase<S> implements DatabaseAdapter {
+  readonly id: string;
+  abstract readonly type: string;
+  abstract readonly capabilities: AdapterCapabilities;
+
+  protected readonly config: ResolvedDatabaseConfig;
+  protected readonly logger: Logger;
+  protected readonly counters = new AdapterCounters();
+  protected readonly breaker: CircuitBreaker;
+  readonly #als = new AsyncLocalStorage<ActiveTransaction<S>>();
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #connected = false;
+
+  protected constructor(config: ResolvedDatabaseConfig, deps: AdapterDependencies) {
+    this.id = config.id;
+    this.config = config;
+    this.logger = deps.logger;
+    this.breaker = new CircuitBreaker(config.id, config.circuitBreaker.failureThreshold, config.circuitBreaker.resetTimeout);
+  }
+
+  protected abstract get driver(): SqlSessionDriver<S>;
+  /** Opens pools/instances and proves one session works. */
+  protected abstract open(): Promise<void>;
+  protected abstract shutdown(): Promise<void>;
+  /** Maps a driver error to a datakeep error; `phase` decides whether a connection failure is retriable. */
+  protected abstract mapError(error: unknown, phase: ErrorPhase): DatakeepError;
+  protected abstract probe(): Promise<Omit<HealthStatus, 'adapterId' | 'type' | 'checkedAt' | 'latency' | 'status' | 'reasons'> & { reasons?: string[] }>;
+  protected abstract poolStats(): { active: number; idle: number; waiting: number; total: number; max: number };
+  /** Statements that open a transaction with the given options. */
+  protected abstract beginStatements(isolationLevel: IsolationLevel | undefined, readOnly: boolean): string[];
+  /** Converts the caller's placeholders to the engine's. */
+  protected abstract prepareStatement(sql: string, params: readonly unknown[] | undefined): { text: string; params: readonly unknown[] | undefined };
+
+  /** Serialization failures and deadlocks: the whole transaction may be re-run. */
+  protected isRetryableTransactionError(error: DatakeepError): boolean {
+    return error instanceof QueryError && (error.sqlState === '40001' || error.sqlState === '40P01');
+  }
+
+  connect(): Promise<void> {
+    if (this.#closing) return Promise.reject(new LifecycleError(`${this.id}: connect() after close(); create a new adapter`));
+    this.#connecting ??= this.open().then(
+      () => {
+        this.#connected = true;
+      },
+      (error: unknown) => {
+        this.#connecting = undefined;
+        throw error;
+      },
+    );
+    return this.#connecting;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#connecting) await this.#connecting.catch(() => undefined);
+      this.#connected = false;
+      await this.shutdown();
+    })();
+    return this.#closing;
+  }
+
+  protected assertConnected(): void {
+    if (!this.#connected) {
+      throw new LifecycleError(this.#closing ? `${this.id}: the adapter is closed` : `${this.id}: call connect() (or DataManager.initialize()) first`);
+    }
+  }
+
+  /**
+   * A dedicated session, through the circuit breaker, retried with exponential backoff and full jitter only while
+   * the failure is a connection that could not be made (nothing has run yet, so retrying is safe).
+   */
+  protected async acquire(): Promise<S> {
+    this.assertConnected();
+    return this.acquireRetrying(this.config.retryAttempts);
+  }
+
+  protected async acquireRetrying(retries: number): Promise<S> {
+    for (let attempt = 0; ; attempt += 1) {
+      this.breaker.beforeAttempt();
+      try {
+        const session = await this.driver.acquire();
+        this.breaker.onSuccess();
+        return session;
+      } catch (raw) {
+        const error = raw instanceof DatakeepError ? raw : this.mapError(raw, 'connect');
+        this.counters.failedConnectAttempts += 1;
+        this.breaker.onFailure(error);
+        const retriable = (error instanceof ConnectionError && error.retriable) || (error instanceof TimeoutError && error.kind === 'connect');
+        if (!retriable || attempt >= retries) throw error;
+        const delay = fullJitterDelay(attempt + 1);
+        this.logger.log('warn', 'connection attempt failed; retrying', { adapter: this.id, attempt: attempt + 1, delayMs: delay, error: error.message });
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** The transaction bound to the current async context for this adapter, if any. */
+  protected activeTransaction(): ActiveTransaction<S> | undefined {
+    const tx = this.#als.getStore();
+    return tx && !tx.closed && tx.adapter === this ? tx : undefined;
+  }
+
+  async query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    return (await this.statement(sql, params)).rows as T[];
+  }
+
+  async execute(sql: string, params?: readonly unknown[]): Promise<number> {
+    return (await this.statement(sql, params)).rowCount;
+  }
+
+  async command(command: string | readonly unknown[], params?: readonly unknown[]): Promise<unknown> {
+    if (typeof command !== 'string') {
+      throw new UsageError('command', `${this.type} takes SQL text, not an array; pass the statement as a string with ? placeholders and params`);
+    }
+    return this.query(command, params);
+  }
+
+  protected async statement(sql: string, params: readonly unknown[] | undefined): Promise<StatementResult> {
+    if (typeof sql !== 'string' || sql.trim() === '') {
+      throw new UsageError('sql', `expected a non-empty SQL string, got ${sql === '' ? 'an empty string' : typeof sql}`);
+    }
+    if (params !== undefined && !Array.isArray(params)) {
+      throw new UsageError('params', `expected an array of values, got ${typeof params}; pass [value1, value2, ...]`);
+    }
+    const tx = this.activeTransaction();
+    if (tx) return this.runInTransaction(tx, sql, params);
+    const prepared = this.prepareStatement(sql, params);
+    const session = await this.acquire();
+    const started = performance.now();
+    let broken = false;
+    try {
+      const result = await this.driver.run(session, prepared.text, prepared.params);
+      this.counters.recordQuery(started, false);
+      return result;
+    } catch (raw) {
+      this.counters.recordQuery(started, true);
+      const error = this.mapError(raw, 'query');
+      broken = error instanceof ConnectionError;
+      throw error;
+    } finally {
+      this.driver.release(session, broken);
+    }
+  }
+
+  private async runInTransaction(tx: ActiveTransaction<S>, sql: string, params: readonly unknown[] | undefined): Promise<StatementResult> {
+    const prepared = this.prepareStatement(sql, params);
+    const started = performance.now();
+    try {
+      const result = await this.driver.run(tx.session, prepared.text, prepared.params);
+      this.counters.recordQuery(started, false);
+      return result;
+    } catch (raw) {
+      this.counters.recordQuery(started, true);
+      tx.aborted = true;
+      throw this.mapError(raw, 'query');
+    }
+  }
+
+  async transaction<T>(fn: (tx: TransactionContext) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (typeof fn !== 'function') throw new UsageError('fn', 'expected a function (tx) => Promise<result>');
+    const isolationLevel = options.isolationLevel ?? this.config.isolationLevel;
+    if (isolationLevel !== undefined && !this.capabilities.isolationLevels.includes(isolationLevel)) {
+      throw new CapabilityError(this.id, `isolation level "${isolationLevel}"`, `${this.type} offers ${this.capabilities.isolationLevels.join(', ')}`, 'Choose one of those levels; datakeep never downgrades silently');
+    }
+    const outer = this.activeTransaction();
+    if (outer) {
+      if (options.isolationLevel !== undefined || options.readOnly !== undefined) {
+        throw new UsageError('options', 'a nested transaction() runs as a savepoint of the outer transaction and cannot change its isolation level or read-only mode; set them on the outermost call');
+      }
+      return this.nested(outer, fn);
+    }
+    const maxAttempts = options.maxAttempts ?? 5;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new UsageError('options.maxAttempts', 'must be an integer >= 1');
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.runTopLevel(fn, isolationLevel, options.readOnly ?? false);
+      } catch (error) {
+        if (error instanceof DatakeepError && this.isRetryableTransactionError(error)) {
+          if (attempt < maxAttempts) {
+            this.counters.retried += 1;
+            await sleep(fullJitterDelay(attempt, 10, 1000));
+            continue;
+          }
+          throw new TransactionError(this.id, `gave up after ${attempt} attempts: ${error.message}`, { attempts: attempt, cause: error });
+        }
+        throw error;
+      }
+    }
+  }
+
+  private async runTopLevel<T>(fn: (tx: TransactionContext) => Promise<T>, isolationLevel: IsolationLevel | undefined, readOnly: boolean): Promise<T> {
+    const session = await this.acquire();
+    const tx: ActiveTransaction<S> = { session, adapter: this, closed: false, aborted: false, savepointCounter: 0, nestedLock: new AsyncMutex() };
+    let broken = false;
+    let phase: 'begin' | 'body' | 'commit' | 'done' = 'begin';
+    try {
+      for (const statement of this.beginStatements(isolationLevel, readOnly)) {
+        await this.driver.run(session, statement, undefined);
+      }
+      phase = 'body';
+      const result = await this.#als.run(tx, () => fn(this.contextFor(tx, 1)));
+      if (tx.aborted) {
+        throw new TransactionError(this.id, 'a statement failed inside the transaction and was not rolled back to a savepoint, so the transaction cannot commit; it was rolled back');
+      }
+      phase = 'commit';
+      let commit: StatementResult;
+      try {
+        commit = await this.driver.run(session, 'COMMIT', undefined);
+      } catch (raw) {
+        const error = this.mapError(raw, 'commit');
+        if (error instanceof ConnectionError) broken = true;
+        throw error;
+      }
+      phase = 'done';
+      if (commit.command === 'ROLLBACK') {
+        throw new TransactionError(this.id, 'the server rolled the transaction back at COMMIT (an earlier statement failed)');
+      }
+      this.counters.committed += 1;
+      return result;
+    } catch (error) {
+      if (phase === 'begin' || phase === 'body') {
+        try {
+          await this.driver.run(session, 'ROLLBACK', undefined);
+        } catch {
+          broken = true;
+        }
+      }
+      this.counters.rolledBack += 1;
+      throw error instanceof DatakeepError ? error : this.mapUserError(error);
+    } finally {
+      tx.closed = true;
+      this.driver.release(session, broken);
+    }
+  }
+
+  /** Errors thrown by the caller's own code pass through unchanged; only driver errors are mapped. */
+  private mapUserError(error: unknown): unknown {
+    if (error && typeof error === 'object' && 'severity' in error && 'code' in error) return this.mapError(error, 'query');
+    return error;
+  }
+
+  private async nested<T>(outer: ActiveTransaction<S>, fn: (tx: TransactionContext) => Promise<T>, depth = 2): Promise<T> {
+    const unlock = await outer.nestedLock.lock();
+    try {
+      const name = await this.createSavepoint(outer);
+      let result: T;
+      try {
+        result = await fn(this.contextFor(outer, depth));
+      } catch (error) {
+        await this.rollbackToSavepoint(outer, name);
+        await this.releaseSavepoint(outer, name);
+        throw error;
+      }
+      if (outer.aborted) {
+        await this.rollbackToSavepoint(outer, name);
+        await this.releaseSavepoint(outer, name);
+        throw new TransactionError(this.id, 'a statement failed inside a nested transaction and was not handled; rolled back to its savepoint');
+      }
+      await this.releaseSavepoint(outer, name);
+      return result;
+    } finally {
+      unlock();
+    }
+  }
+
+  private async createSavepoint(tx: ActiveTransaction<S>, name?: string): Promise<string> {
+    if (name !== undefined && !SAVEPOINT_NAME.test(name)) {
+      throw new UsageError('savepoint', `"${name}" is not a valid savepoint name; use letters, digits and _ (max 63), starting with a letter or _`);
+    }
+    tx.savepointCounter += 1;
+    const chosen = name ?? `dk_sp_${tx.savepointCounter}`;
+    await this.runControl(tx, `SAVEPOINT ${chosen}`);
+    return chosen;
+  }
+
+  private async rollbackToSavepoint(tx: ActiveTransaction<S>, name: string): Promise<void> {
+    if (!SAVEPOINT_NAME.test(name)) throw new UsageError('savepoint', `"${name}" is not a savepoint name this transaction created`);
+    await this.runControl(tx, `ROLLBACK TO SAVEPOINT ${name}`);
+    tx.aborted = false;
+  }
+
+  private async releaseSavepoint(tx: ActiveTransaction<S>, name: string): Promise<void> {
+    if (!SAVEPOINT_NAME.test(name)) throw new UsageError('savepoint', `"${name}" is not a savepoint name this transaction created`);
+    await this.runControl(tx, `RELEASE SAVEPOINT ${name}`);
+  }
+
+  private async runControl(tx: ActiveTransaction<S>, statement: string): Promise<void> {
+    if (tx.closed) throw new TransactionError(this.id, `cannot run ${statement.split(' ')[0]}: the transaction has already ended`);
+    try {
+      await this.driver.run(tx.session, statement, undefined);
+    } catch (raw) {
+      tx.aborted = true;
+      throw this.mapError(raw, 'query');
+    }
+  }
+
+  private contextFor(tx: ActiveTransaction<S>, depth: number): TransactionContext {
+    const ensureOpen = () => {
+      if (tx.closed) throw new TransactionError(this.id, 'the transaction has already ended; keep statements inside the callback and await them');
+    };
+    return {
+      adapterId: this.id,
+      depth,
+      query: async <T extends Row = Row>(sql: string, params?: readonly unknown[]) => {
+        ensureOpen();
+        return (await this.runInTransaction(tx, sql, params)).rows as T[];
+      },
+      execute: async (sql: string, params?: readonly unknown[]) => {
+        ensureOpen();
+        return (await this.runInTransaction(tx, sql, params)).rowCount;
+      },
+      savepoint: (name?: string) => this.createSavepoint(tx, name),
+      rollbackTo: (name: string) => this.rollbackToSavepoint(tx, name),
+      release: (name: string) => this.releaseSavepoint(tx, name),
+      transaction: <T>(inner: (t: TransactionContext) => Promise<T>) => {
+        ensureOpen();
+        return this.nested(tx, inner, depth + 1);
+      },
+    };
+  }
+
+  async health(): Promise<HealthStatus> {
+    const checkedAt = new Date();
+    const started = performance.now();
+    const base = { adapterId: this.id, type: this.type, checkedAt };
+    try {
+      this.assertConnected();
+      const facts = await this.probe();
+      const latency = Math.round((performance.now() - started) * 100) / 100;
+      const reasons = [...(facts.reasons ?? [])];
+      const pool = this.poolStats();
+      if (pool.waiting > 0) reasons.push(`${pool.waiting} callers waiting for a connection (pool of ${pool.max} exhausted)`);
+      if (latency > 1000) reasons.push(`probe took ${Math.round(latency)} ms`);
+      return { ...base, ...facts, latency, status: reasons.length ? 'degraded' : 'healthy', reasons, pool: { total: pool.total, idle: pool.idle, waiting: pool.waiting } };
+    } catch (error) {
+      const latency = Math.round((performance.now() - started) * 100) / 100;
+      const err = error instanceof DatakeepError ? error : this.mapError(error, 'query');
+      const pool = this.#connected ? this.poolStats() : { total: 0, idle: 0, waiting: 0 };
+      return { ...base, latency, status: 'unhealthy', reasons: [err.message], error: { code: err.code, message: err.message }, pool: { total: pool.total, idle: pool.idle, waiting: pool.waiting } };
+    }
+  }
+
+  metrics(): DatabaseMetrics {
+    const pool = this.#connected ? this.poolStats() : { active: 0, idle: 0, waiting: 0, total: 0, max: this.config.poolSize };
+    const c = this.counters;
+    return {
+      adapterId: this.id,
+      type: this.type,
+      queries: { total: c.queriesTotal, failed: c.queriesFailed, latency: c.latency.summary() },
+      transactions: { committed: c.committed, rolledBack: c.rolledBack, retried: c.retried },
+      connections: { ...pool, failedAttempts: c.failedConnectAttempts },
+      circuit: { state: this.breaker.state, opened: this.breaker.timesOpened },
+    };
+  }
+}

@@ -1,0 +1,37 @@
+import { redactSecrets } from '../util/secrets.js';
+
+/** Stable, documented error codes. Callers switch on `code` (or use `instanceof`), never on message text. */
+export type ErrorCode =
+  | 'DK_CONFIG'
+  | 'DK_CONNECTION'
+  | 'DK_QUERY'
+  | 'DK_TIMEOUT'
+  | 'DK_CIRCUIT_OPEN'
+  | 'DK_CAPABILITY'
+  | 'DK_UNKNOWN_ADAPTER'
+  | 'DK_LIFECYCLE'
+  | 'DK_TRANSACTION'
+  | 'DK_STATE'
+  | 'DK_USAGE';
+
+/**
+ * Base class of every error datakeep throws. The message is scrubbed of registered secrets at construction, so an
+ * error can be logged or serialised anywhere; the driver's original error is kept as `cause` for debugging.
+ */
+export class DatakeepError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(redactSecrets(message), options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const [key, value] of Object.entries(this)) {
+      if (key !== 'cause' && value !== undefined) out[key] = value;
+    }
+    return out;
+  }
+}

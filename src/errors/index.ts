@@ -1,0 +1,12 @@
+export { DatakeepError, type ErrorCode } from './datakeep-error.js';
+export { ConfigurationError } from './configuration-error.js';
+export { ConnectionError } from './connection-error.js';
+export { QueryError } from './query-error.js';
+export { TimeoutError, type TimeoutKind } from './timeout-error.js';
+export { CircuitOpenError } from './circuit-open-error.js';
+export { CapabilityError } from './capability-error.js';
+export { UnknownAdapterError } from './unknown-adapter-error.js';
+export { LifecycleError } from './lifecycle-error.js';
+export { TransactionError } from './transaction-error.js';
+export { StateError } from './state-error.js';
+export { UsageError } from './usage-error.js';

@@ -1,0 +1,18 @@
+export { DataManager } from './data-manager.js';
+export type { DataManagerOptions } from './datakeep-context.js';
+export type { DatabaseConfig, DatabaseType, TlsConfig, ResolvedDatabaseConfig } from './config/database-config.js';
+export type { DatakeepConfig, StateConfig } from './config/datakeep-config.js';
+export { loadConfig } from './config/load-config.js';
+export type {
+  DatabaseAdapter,
+  Row,
+  TransactionContext,
+  TransactionOptions,
+} from './adapters/database-adapter.js';
+export type { AdapterCapabilities, IsolationLevel, TwoPhaseKind } from './adapters/capabilities.js';
+export type { HealthStatus, HealthState } from './adapters/health-status.js';
+export type { DatabaseMetrics, LatencySummary } from './adapters/database-metrics.js';
+export type { SystemValidation } from './monitoring/system-validation.js';
+export type { StateStore, AuditEntry, AuditRecord } from './state/state-store.js';
+export type { Logger, LogLevel } from './util/logger.js';
+export * from './errors/index.js';

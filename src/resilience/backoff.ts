@@ -1,0 +1,12 @@
+/**
+ * Exponential backoff with full jitter (a uniformly random delay between 0 and the exponential cap), which spreads
+ * reconnect storms better than equal or no jitter. `attempt` counts from 1 for the first retry.
+ */
+export function fullJitterDelay(attempt: number, baseMs = 100, maxMs = 5_000, random: () => number = Math.random): number {
+  const cap = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * cap);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

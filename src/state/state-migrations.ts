@@ -1,0 +1,54 @@
+/**
+ * The state store's own schema, versioned. Append new versions; never edit a released one. Each version's statements
+ * run in one transaction under an advisory lock, so several datakeep instances sharing a PostgreSQL state store
+ * upgrade it exactly once.
+ */
+export interface StateMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: readonly string[];
+}
+
+export const STATE_MIGRATIONS: readonly StateMigration[] = [
+  {
+    version: 1,
+    name: 'audit log, job runs, schedules, leases',
+    statements: [
+      `CREATE TABLE datakeep.audit_log (
+         id bigserial PRIMARY KEY,
+         at timestamptz NOT NULL DEFAULT now(),
+         actor text NOT NULL,
+         action text NOT NULL,
+         target text,
+         dry_run boolean NOT NULL DEFAULT false,
+         details jsonb NOT NULL DEFAULT '{}'
+       )`,
+      `CREATE TABLE datakeep.job_runs (
+         id bigserial PRIMARY KEY,
+         job text NOT NULL,
+         kind text NOT NULL,
+         started_at timestamptz NOT NULL DEFAULT now(),
+         finished_at timestamptz,
+         status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+         details jsonb NOT NULL DEFAULT '{}',
+         error text
+       )`,
+      'CREATE INDEX job_runs_job_started ON datakeep.job_runs (job, started_at DESC)',
+      `CREATE TABLE datakeep.schedules (
+         name text PRIMARY KEY,
+         kind text NOT NULL,
+         cron text NOT NULL,
+         timezone text NOT NULL DEFAULT 'UTC',
+         config jsonb NOT NULL,
+         enabled boolean NOT NULL DEFAULT true,
+         updated_at timestamptz NOT NULL DEFAULT now()
+       )`,
+      `CREATE TABLE datakeep.leases (
+         name text PRIMARY KEY,
+         owner text NOT NULL,
+         acquired_at timestamptz NOT NULL DEFAULT now(),
+         expires_at timestamptz NOT NULL
+       )`,
+    ],
+  },
+];

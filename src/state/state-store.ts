@@ -1,0 +1,111 @@
+import { hostname } from 'node:os';
+import type { DatabaseAdapter, Row } from '../adapters/database-adapter.js';
+import { resolveDatabaseConfig } from '../config/resolve-database-config.js';
+import { StateError } from '../errors/index.js';
+import { getEngine } from '../engines/engine-registry.js';
+import type { Logger } from '../util/logger.js';
+import { STATE_MIGRATIONS } from './state-migrations.js';
+
+/** A fixed advisory lock key for state schema upgrades ("dk" "state" in ASCII, arbitrary but stable). */
+const SCHEMA_LOCK_KEY = 0x646b_7374;
+
+export interface AuditEntry {
+  actor?: string;
+  action: string;
+  target?: string;
+  dryRun?: boolean;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends Required<Omit<AuditEntry, 'target'>> {
+  id: number;
+  at: Date;
+  target: string | null;
+}
+
+/**
+ * The one place datakeep keeps its own state: schedules, job history, the audit log, leases (and, in later versions,
+ * the transaction coordinator log). Embedded PGlite by default; a PostgreSQL URL when several instances share it.
+ * It is an ordinary adapter underneath, so everything the adapters guarantee holds here too.
+ */
+export class StateStore {
+  private constructor(
+    readonly adapter: DatabaseAdapter,
+    readonly location: string,
+  ) {}
+
+  static async open(options: { url?: string; dir: string }, logger: Logger): Promise<StateStore> {
+    const config = resolveDatabaseConfig(
+      options.url ? { url: options.url, id: 'datakeep-state', applicationName: 'datakeep-state', poolSize: 4 } : { type: 'pglite', id: 'datakeep-state', dataDir: options.dir },
+      'state',
+    );
+    const adapter = await getEngine(config.type).create(config, { logger });
+    try {
+      await adapter.connect();
+    } catch (cause) {
+      throw new StateError(`cannot open the state store (${options.url ? 'state.url' : options.dir}): ${(cause as Error).message}`, { cause });
+    }
+    const store = new StateStore(adapter, options.url ? `${config.host}:${config.port}/${config.database}` : options.dir);
+    try {
+      await store.upgrade();
+    } catch (error) {
+      await adapter.close();
+      throw error;
+    }
+    return store;
+  }
+
+  /** Applies missing state migrations; refuses a store written by a newer datakeep. */
+  private async upgrade(): Promise<void> {
+    const latest = STATE_MIGRATIONS[STATE_MIGRATIONS.length - 1]!.version;
+    await this.adapter.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(?)', [SCHEMA_LOCK_KEY]);
+      await tx.execute('CREATE SCHEMA IF NOT EXISTS datakeep');
+      await tx.execute(
+        'CREATE TABLE IF NOT EXISTS datakeep.state_schema (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      const rows = await tx.query<{ v: number | null }>('SELECT max(version) AS v FROM datakeep.state_schema');
+      const current = rows[0]?.v ?? 0;
+      if (current > latest) {
+        throw new StateError(`the state store is at schema version ${current}, but this datakeep knows only up to ${latest}; upgrade datakeep`);
+      }
+      for (const migration of STATE_MIGRATIONS) {
+        if (migration.version <= current) continue;
+        for (const statement of migration.statements) await tx.execute(statement);
+        await tx.execute('INSERT INTO datakeep.state_schema (version, name) VALUES (?, ?)', [migration.version, migration.name]);
+      }
+    });
+  }
+
+  async schemaVersion(): Promise<number> {
+    const rows = await this.adapter.query<{ v: number | null }>('SELECT max(version) AS v FROM datakeep.state_schema');
+    return rows[0]?.v ?? 0;
+  }
+
+  /** Appends to the audit log. Destructive operations call this for their dry runs too. */
+  async audit(entry: AuditEntry): Promise<void> {
+    await this.adapter.execute(
+      'INSERT INTO datakeep.audit_log (actor, action, target, dry_run, details) VALUES (?, ?, ?, ?, ?)',
+      [entry.actor ?? defaultActor(), entry.action, entry.target ?? null, entry.dryRun ?? false, JSON.stringify(entry.details ?? {})],
+    );
+  }
+
+  async auditLog(limit = 100): Promise<AuditRecord[]> {
+    const rows = await this.adapter.query<Row>(
+      'SELECT id, at, actor, action, target, dry_run, details FROM datakeep.audit_log ORDER BY id DESC LIMIT ?',
+      [limit],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id), at: r.at as Date, actor: r.actor as string, action: r.action as string,
+      target: (r.target as string | null) ?? null, dryRun: r.dry_run as boolean, details: r.details as Record<string, unknown>,
+    }));
+  }
+
+  close(): Promise<void> {
+    return this.adapter.close();
+  }
+}
+
+export function defaultActor(): string {
+  return `${process.env.USER ?? 'unknown'}@${hostname()}:${process.pid}`;
+}

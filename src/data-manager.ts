@@ -8,7 +8,8 @@ import type { SystemValidation } from './monitoring/system-validation.js';
 import type { StateStore } from './state/state-store.js';
 
 /**
- * The seed's facade. Every method delegates to a subsystem; none does work of its own.
+ * The seed's facade. Every method delegates to a subsystem; none does work of its own. Methods are `async` so that a
+ * misuse (before initialize, unknown id) is a rejected promise, never a synchronous throw.
  *
  * ```ts
  * const dm = new DataManager();
@@ -36,22 +37,22 @@ export class DataManager {
   }
 
   /** Rows of a statement on the default SQL database; `?` placeholders. */
-  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+  async query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
     return this.#holder.get().registry.defaultSql().query<T>(sql, params);
   }
 
   /** Rows affected by a statement on the default SQL database. */
-  execute(sql: string, params?: readonly unknown[]): Promise<number> {
+  async execute(sql: string, params?: readonly unknown[]): Promise<number> {
     return this.#holder.get().registry.defaultSql().execute(sql, params);
   }
 
   /** A command in the addressed database's native form (SQL, a Redis command line, a MongoDB JSON command). */
-  queryDatabase(adapterId: string, command: string | readonly unknown[], params?: readonly unknown[]): Promise<unknown> {
+  async queryDatabase(adapterId: string, command: string | readonly unknown[], params?: readonly unknown[]): Promise<unknown> {
     return this.#holder.get().registry.get(adapterId).command(command, params);
   }
 
   /** A transaction on the default SQL database; `dm.query` inside the callback joins it. */
-  transaction<T>(fn: (tx: TransactionContext) => Promise<T>, options?: TransactionOptions): Promise<T> {
+  async transaction<T>(fn: (tx: TransactionContext) => Promise<T>, options?: TransactionOptions): Promise<T> {
     return this.#holder.get().registry.defaultSql().transaction(fn, options);
   }
 
@@ -64,20 +65,20 @@ export class DataManager {
     return this.#holder.get().registry.ids;
   }
 
-  getHealthStatus(): Promise<Map<string, HealthStatus>> {
+  async getHealthStatus(): Promise<Map<string, HealthStatus>> {
     return this.monitoring.health();
   }
 
-  getMetrics(): Promise<Map<string, DatabaseMetrics>> {
-    return Promise.resolve(this.monitoring.metrics());
+  async getMetrics(): Promise<Map<string, DatabaseMetrics>> {
+    return this.monitoring.metrics();
   }
 
-  validateSystem(): Promise<SystemValidation> {
+  async validateSystem(): Promise<SystemValidation> {
     return this.monitoring.validate();
   }
 
   /** The state store (opened on first use). */
-  state(): Promise<StateStore> {
+  async state(): Promise<StateStore> {
     return this.#holder.get().state();
   }
 

@@ -8,6 +8,9 @@ import { LifecycleError } from '../errors/index.js';
  * that no longer exists on this host is taken over; a live holder is named in the error. PGlite directories need it:
  * two processes opening one data directory would corrupt it.
  */
+/** Lock files held by this process, so that two openers inside one process are refused too. */
+const heldHere = new Set<string>();
+
 export class ProcessDirLock {
   readonly #path: string;
   #held = false;
@@ -25,11 +28,15 @@ export class ProcessDirLock {
         writeSync(fd, me);
         closeSync(fd);
         this.#held = true;
+        heldHere.add(this.#path);
         return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const holder = readHolder(this.#path);
-        if (holder && holder.host === hostname() && (holder.pid === process.pid ? false : isAlive(holder.pid))) {
+        // Our own pid is a live holder only if this process really holds it; otherwise it is a previous incarnation
+        // with the same pid (a restarted container's pid 1).
+        const live = holder !== undefined && (holder.pid === process.pid ? heldHere.has(this.#path) : isAlive(holder.pid));
+        if (holder && holder.host === hostname() && live) {
           throw new LifecycleError(
             `${this.#path.slice(0, -5)} is in use by process ${holder.pid} on this host; an embedded database belongs to one process at a time. ` +
               'Stop that process, or share a PostgreSQL database instead (state.url / a postgresql database)',
@@ -48,6 +55,7 @@ export class ProcessDirLock {
   release(): void {
     if (!this.#held) return;
     this.#held = false;
+    heldHere.delete(this.#path);
     rmSync(this.#path, { force: true });
   }
 }

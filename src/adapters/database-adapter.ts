@@ -28,6 +28,16 @@ export interface TransactionContext {
   release(savepoint: string): Promise<void>;
   /** Runs `fn` inside a savepoint: rolled back to it if `fn` throws, released if it returns. */
   transaction<T>(fn: (tx: TransactionContext) => Promise<T>): Promise<T>;
+  /** SQL text exactly as written (no placeholders, several statements allowed), inside this transaction. */
+  script(sql: string): Promise<void>;
+}
+
+/** A connection held by one caller outside any transaction: for session-level locks and scripts. */
+export interface DedicatedSession {
+  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  /** SQL text exactly as written (no placeholders, several statements allowed), in autocommit mode. */
+  script(sql: string): Promise<void>;
 }
 
 /**
@@ -53,4 +63,20 @@ export interface DatabaseAdapter {
   /** Probes the server; never throws (a failed probe is an `unhealthy` status carrying the error). */
   health(): Promise<HealthStatus>;
   metrics(): DatabaseMetrics;
+}
+
+/** What SQL adapters offer beyond the contract: raw scripts (migrations) and dedicated sessions (advisory locks). */
+export interface SqlDatabaseAdapter extends DatabaseAdapter {
+  /** SQL text exactly as written, several statements allowed; joins the current transaction if there is one. */
+  script(sql: string): Promise<void>;
+  /**
+   * Runs `fn` with a connection no one else uses until it returns, outside any transaction. Session state (advisory
+   * locks, SET) dies with the session if the process dies. On an engine with a single session (PGlite) this holds
+   * that session, so `fn` must use only the session it is given.
+   */
+  withSession<T>(fn: (session: DedicatedSession) => Promise<T>): Promise<T>;
+}
+
+export function isSqlAdapter(adapter: DatabaseAdapter): adapter is SqlDatabaseAdapter {
+  return adapter.capabilities.sql && typeof (adapter as Partial<SqlDatabaseAdapter>).withSession === 'function';
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { DatabaseAdapter } from '../../src/adapters/database-adapter.js';
+import { isSqlAdapter, type DatabaseAdapter } from '../../src/adapters/database-adapter.js';
 import type { IsolationLevel } from '../../src/adapters/capabilities.js';
 import { CapabilityError, DatakeepError, LifecycleError, TransactionError } from '../../src/errors/index.js';
 
@@ -194,6 +194,32 @@ export function adapterConformanceSuite(target: ConformanceTarget): void {
           adapter.transaction(async (tx) => tx.execute('INSERT INTO dk_conf (id, v) VALUES (?, ?)', [60, 'ro']), { readOnly: true }),
           DatakeepError,
         );
+      });
+
+      it('script() runs several statements as written, inside a transaction too', async (t) => {
+        if (!isSqlAdapter(adapter)) return t.skip('not a SQL adapter');
+        const sql = adapter;
+        await sql.script(`CREATE TABLE dk_script (a integer); INSERT INTO dk_script VALUES (1); INSERT INTO dk_script VALUES (2)`);
+        await assert.rejects(
+          sql.transaction(async (tx) => {
+            await tx.script('INSERT INTO dk_script VALUES (3); INSERT INTO dk_script VALUES (4)');
+            throw new Error('undo script');
+          }),
+          /undo script/,
+        );
+        const rows = await sql.query<{ a: number }>('SELECT a FROM dk_script ORDER BY a');
+        assert.deepEqual(rows.map((r) => Number(r.a)), [1, 2]);
+      });
+
+      it('withSession() keeps one connection for the callback', async (t) => {
+        if (!isSqlAdapter(adapter)) return t.skip('not a SQL adapter');
+        const sql = adapter;
+        await sql.withSession(async (session) => {
+          await session.execute('CREATE TEMPORARY TABLE dk_session_tmp (a integer)');
+          await session.execute('INSERT INTO dk_session_tmp VALUES (?)', [7]);
+          const rows = await session.query<{ a: number }>('SELECT a FROM dk_session_tmp');
+          assert.equal(Number(rows[0]!.a), 7);
+        });
       });
 
       it('a statement after the transaction ended is refused', async (t) => {

@@ -51,6 +51,10 @@ export class PgliteAdapter extends SqlAdapterBase<Session> {
         const result = await this.#db.query(text, params as unknown[] | undefined);
         return { rows: result.rows as Record<string, unknown>[], rowCount: result.affectedRows ?? 0, command: (result as { command?: string }).command };
       },
+      runScript: async (_session, text) => {
+        if (!this.#db) throw new ConnectionError(this.id, 'the embedded database is closed');
+        await this.#db.exec(text);
+      },
     };
   }
 

@@ -39,6 +39,10 @@ export class PostgresAdapter extends SqlAdapterBase<pg.PoolClient> {
         const result = await client.query(text, params as unknown[] | undefined);
         return { rows: result.rows, rowCount: result.rowCount ?? 0, command: result.command };
       },
+      // Without parameters pg uses the simple query protocol, which accepts several statements.
+      runScript: async (client, text) => {
+        await client.query(text);
+      },
     };
   }
 

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AdapterCapabilities, IsolationLevel } from '../../adapters/capabilities.js';
-import type { DatabaseAdapter, Row, TransactionContext, TransactionOptions } from '../../adapters/database-adapter.js';
+import type { DedicatedSession, Row, SqlDatabaseAdapter, TransactionContext, TransactionOptions } from '../../adapters/database-adapter.js';
 import type { DatabaseMetrics } from '../../adapters/database-metrics.js';
 import type { HealthStatus } from '../../adapters/health-status.js';
 import type { ResolvedDatabaseConfig } from '../../config/database-config.js';
@@ -43,7 +43,7 @@ const SAVEPOINT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * placeholders, transactions with savepoints and serialization retries, AsyncLocalStorage propagation, metrics.
  * Subclasses supply the session driver, error mapping, BEGIN syntax and the health probe.
  */
-export abstract class SqlAdapterBase<S> implements DatabaseAdapter {
+export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
   readonly id: string;
   abstract readonly type: string;
   abstract readonly capabilities: AdapterCapabilities;
@@ -159,6 +159,62 @@ export abstract class SqlAdapterBase<S> implements DatabaseAdapter {
       throw new UsageError('command', `${this.type} takes SQL text, not an array; pass the statement as a string with ? placeholders and params`);
     }
     return this.query(command, params);
+  }
+
+  async script(sql: string): Promise<void> {
+    if (typeof sql !== 'string' || sql.trim() === '') throw new UsageError('sql', 'expected a non-empty SQL script');
+    const tx = this.activeTransaction();
+    if (tx) return this.runScriptOn(tx.session, sql, tx);
+    const session = await this.acquire();
+    let broken = false;
+    try {
+      await this.runScriptOn(session, sql);
+    } catch (error) {
+      broken = error instanceof ConnectionError;
+      throw error;
+    } finally {
+      this.driver.release(session, broken);
+    }
+  }
+
+  private async runScriptOn(session: S, sql: string, tx?: ActiveTransaction<S>): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.driver.runScript(session, sql);
+      this.counters.recordQuery(started, false);
+    } catch (raw) {
+      this.counters.recordQuery(started, true);
+      if (tx) tx.aborted = true;
+      throw this.mapError(raw, 'query');
+    }
+  }
+
+  async withSession<T>(fn: (session: DedicatedSession) => Promise<T>): Promise<T> {
+    const session = await this.acquire();
+    let broken = false;
+    const run = async (sql: string, params: readonly unknown[] | undefined) => {
+      const prepared = this.prepareStatement(sql, params);
+      const started = performance.now();
+      try {
+        const result = await this.driver.run(session, prepared.text, prepared.params);
+        this.counters.recordQuery(started, false);
+        return result;
+      } catch (raw) {
+        this.counters.recordQuery(started, true);
+        const error = this.mapError(raw, 'query');
+        if (error instanceof ConnectionError) broken = true;
+        throw error;
+      }
+    };
+    try {
+      return await fn({
+        query: async <R extends Row = Row>(sql: string, params?: readonly unknown[]) => (await run(sql, params)).rows as R[],
+        execute: async (sql: string, params?: readonly unknown[]) => (await run(sql, params)).rowCount,
+        script: (sql: string) => this.runScriptOn(session, sql),
+      });
+    } finally {
+      this.driver.release(session, broken);
+    }
   }
 
   protected async statement(sql: string, params: readonly unknown[] | undefined): Promise<StatementResult> {
@@ -361,6 +417,10 @@ export abstract class SqlAdapterBase<S> implements DatabaseAdapter {
       transaction: <T>(inner: (t: TransactionContext) => Promise<T>) => {
         ensureOpen();
         return this.nested(tx, inner, depth + 1);
+      },
+      script: async (sql: string) => {
+        ensureOpen();
+        await this.runScriptOn(tx.session, sql, tx);
       },
     };
   }

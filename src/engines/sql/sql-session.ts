@@ -19,4 +19,6 @@ export interface SqlSessionDriver<S> {
   release(session: S, broken: boolean): void;
   /** Runs one statement; throws the driver's raw error (the base maps it). */
   run(session: S, text: string, params: readonly unknown[] | undefined): Promise<StatementResult>;
+  /** Runs SQL text with several statements and no parameters (PostgreSQL's simple query protocol). */
+  runScript(session: S, text: string): Promise<void>;
 }

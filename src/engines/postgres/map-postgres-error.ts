@@ -33,8 +33,18 @@ export function mapPostgresError(adapterId: string, raw: unknown, phase: ErrorPh
     if (code === '57014') {
       return new TimeoutError('statement', `${adapterId}: statement cancelled (statement timeout${timeouts.statement ? ` ${timeouts.statement} ms` : ''} or cancel request)`, { timeoutMs: timeouts.statement, cause: raw });
     }
-    if (code === '28P01' || code === '28000') {
+    if (code === '28P01') {
       return new ConnectionError(adapterId, `authentication failed: ${message}. Check username and password`, { cause: raw });
+    }
+    if (code === '28000') {
+      // 28000 covers both bad credentials and pg_hba.conf refusals; the server's text is the only way to tell them
+      // apart (it is localised with lc_messages, so an unmatched text falls back to the generic hint).
+      const hint = /no encryption/i.test(message)
+        ? 'The server accepts only TLS connections from here: set ssl: true (with ssl.ca)'
+        : /pg_hba\.conf/i.test(message)
+          ? 'Add a pg_hba.conf entry for this host, user and database on the server'
+          : 'Check username and password';
+      return new ConnectionError(adapterId, `connection refused by the server: ${message}. ${hint}`, { cause: raw });
     }
     if (code === '3D000') {
       return new ConnectionError(adapterId, `${message}. Create the database or fix the database field`, { cause: raw });
@@ -45,6 +55,15 @@ export function mapPostgresError(adapterId: string, raw: unknown, phase: ErrorPh
     return new QueryError(adapterId, message, {
       sqlState: code, detail: err.detail, constraint: err.constraint, table: err.table, column: err.column, cause: raw,
     });
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return new ConnectionError(adapterId, `TLS host name check failed (${code}: ${message}). Connect with a host name or IP address the server certificate lists, or set ssl.servername to one of them`, { cause: raw });
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return new ConnectionError(adapterId, `TLS certificate not valid now (${code}: ${message}). Renew the server certificate or check this machine's clock`, { cause: raw });
+  }
+  if (/Query read timeout/i.test(message)) {
+    return new TimeoutError('statement', `${adapterId}: no reply from the server within the query timeout (${timeouts.statement ?? '?'} ms + margin); the connection was discarded`, { timeoutMs: timeouts.statement, cause: raw });
   }
   if (code && TLS_CODES.has(code)) {
     return new ConnectionError(adapterId, `TLS certificate verification failed (${code}: ${message}). Give ssl.ca with the CA that signed the server certificate, or (unsafe) ssl.rejectUnauthorized: false`, { cause: raw });

@@ -70,6 +70,10 @@ export class PostgresAdapter extends SqlAdapterBase<pg.PoolClient> {
       keepAlive: true,
       application_name: c.applicationName,
       statement_timeout: c.statementTimeout,
+      // statement_timeout runs on the server, so a frozen server (or a cut network that the kernel still
+      // acknowledges) would leave a query pending forever. A client-side limit a little longer than the server's
+      // catches that case without racing the server's own cancellation.
+      query_timeout: c.statementTimeout === undefined ? undefined : c.statementTimeout + 2000,
     });
     // An idle client whose server went away emits 'error' on the pool; without a listener Node would crash the process.
     pool.on('error', (error) => this.logger.log('warn', 'idle connection failed', { adapter: this.id, error: error.message }));

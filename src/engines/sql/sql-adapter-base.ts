@@ -237,7 +237,8 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
     } catch (raw) {
       this.counters.recordQuery(started, true);
       const error = this.mapError(raw, 'query');
-      broken = error instanceof ConnectionError;
+      // A client-side timeout leaves the statement in flight on that connection: it must not be reused.
+      broken = error instanceof ConnectionError || (error instanceof TimeoutError && error.kind === 'statement' && !(error.cause as { severity?: unknown } | undefined)?.severity);
       throw error;
     } finally {
       this.driver.release(session, broken);

@@ -6,6 +6,8 @@ import { ContextHolder, DatakeepContext, type DataManagerOptions } from './datak
 import { Monitoring } from './monitoring/monitoring.js';
 import type { SystemValidation } from './monitoring/system-validation.js';
 import type { StateStore } from './state/state-store.js';
+import { MigrationManager } from './migrations/migration-manager.js';
+import type { MigrateResult, MigrationsConfig, RollbackResult } from './migrations/migration-types.js';
 
 /**
  * The seed's facade. Every method delegates to a subsystem; none does work of its own. Methods are `async` so that a
@@ -22,6 +24,7 @@ export class DataManager {
   readonly #holder = new ContextHolder();
   readonly #options: DataManagerOptions;
   readonly monitoring = new Monitoring(() => this.#holder.get().registry);
+  readonly migrations = new MigrationManager(() => this.#holder.get());
 
   constructor(options: DataManagerOptions = {}) {
     this.#options = options;
@@ -63,6 +66,21 @@ export class DataManager {
 
   get databaseIds(): string[] {
     return this.#holder.get().registry.ids;
+  }
+
+  /** The seed's `initializeMigrations({directory, tableName, validateChecksums})`. */
+  async initializeMigrations(config: MigrationsConfig): Promise<void> {
+    return this.migrations.initialize(config);
+  }
+
+  /** Applies pending migrations; `result.migrationsExecuted` lists what ran. */
+  async migrate(): Promise<MigrateResult> {
+    return this.migrations.migrate();
+  }
+
+  /** Reverts every applied migration newer than `version` (which stays applied), newest first. */
+  async rollback(version: string): Promise<RollbackResult> {
+    return this.migrations.rollback(version);
   }
 
   async getHealthStatus(): Promise<Map<string, HealthStatus>> {

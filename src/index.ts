@@ -16,3 +16,20 @@ export type { SystemValidation } from './monitoring/system-validation.js';
 export type { StateStore, AuditEntry, AuditRecord } from './state/state-store.js';
 export type { Logger, LogLevel } from './util/logger.js';
 export * from './errors/index.js';
+export type {
+  MigrationsConfig,
+  MigrateResult,
+  RollbackResult,
+  ExecutedMigration,
+  MigrationContext,
+  MigrationModule,
+  MigrationStatusEntry,
+  ValidationReport,
+  ValidationIssue,
+  PlannedMigration,
+  HistoryRecord,
+  MigrationStatus,
+  MigrationKind,
+} from './migrations/migration-types.js';
+export type { MigrationManager, MigrateOptions } from './migrations/migration-manager.js';
+export type { MigrationEvent, MigrationProgress } from './migrations/migration-events.js';

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'DK_LIFECYCLE'
   | 'DK_TRANSACTION'
   | 'DK_STATE'
-  | 'DK_USAGE';
+  | 'DK_USAGE'
+  | 'DK_MIGRATION';
 
 /**
  * Base class of every error datakeep throws. The message is scrubbed of registered secrets at construction, so an

@@ -10,3 +10,4 @@ export { LifecycleError } from './lifecycle-error.js';
 export { TransactionError } from './transaction-error.js';
 export { StateError } from './state-error.js';
 export { UsageError } from './usage-error.js';
+export { MigrationError, type MigrationErrorReason } from './migration-error.js';

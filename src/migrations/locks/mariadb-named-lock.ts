@@ -1,0 +1,70 @@
+import type { SqlDatabaseAdapter } from '../../adapters/database-adapter.js';
+import { MigrationError } from '../../errors/index.js';
+import type { LockHolder, MigrationLock } from './migration-lock.js';
+
+/** MariaDB/MySQL `GET_LOCK` on a dedicated session: released by the server when the session ends. */
+export class MariadbNamedLock implements MigrationLock {
+  readonly kind = 'named lock (GET_LOCK)';
+  #hold: { release: () => void; done: Promise<void>; lost: unknown } | undefined;
+
+  constructor(
+    private readonly adapter: SqlDatabaseAdapter,
+    private readonly database: string,
+    private readonly name: string,
+  ) {}
+
+  acquire(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolveAcquired, rejectAcquired) => {
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const state = { release, done: Promise.resolve(), lost: undefined as unknown };
+      let acquired = false;
+      state.done = this.adapter
+        .withSession(async (session) => {
+          const rows = await session.query<{ ok: number | null }>('SELECT GET_LOCK(?, ?) AS ok', [this.name, Math.max(0, Math.ceil(timeoutMs / 1000))]);
+          if (Number(rows[0]?.ok) !== 1) {
+            const holder = await this.holder();
+            throw new MigrationError('lock-timeout', this.database, `another migration runner holds the lock "${this.name}" and did not release it within ${timeoutMs} ms: ${holder?.description ?? 'holder unknown'}. Wait for it; if it hangs, KILL its connection and the lock goes with it`);
+          }
+          acquired = true;
+          this.#hold = state;
+          resolveAcquired();
+          await released;
+          await session.query('SELECT RELEASE_LOCK(?)', [this.name]);
+        })
+        .catch((error: unknown) => {
+          if (!acquired) rejectAcquired(error);
+          else state.lost ??= error;
+        });
+    });
+  }
+
+  assertHeld(): void {
+    if (!this.#hold) throw new MigrationError('lock-lost', this.database, 'the migration lock is not held');
+    if (this.#hold.lost) throw new MigrationError('lock-lost', this.database, 'the session holding the migration lock failed; stopping', { cause: this.#hold.lost });
+  }
+
+  async release(): Promise<void> {
+    const hold = this.#hold;
+    this.#hold = undefined;
+    if (!hold) return;
+    hold.release();
+    await hold.done;
+  }
+
+  async holder(): Promise<LockHolder | undefined> {
+    const rows = await this.adapter.query<{ id: number | null }>('SELECT IS_USED_LOCK(?) AS id', [this.name]);
+    const id = rows[0]?.id;
+    if (id === null || id === undefined) return undefined;
+    const info = await this.adapter.query<{ user: string; host: string; time: number }>('SELECT USER AS user, HOST AS host, TIME AS time FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
+    const row = info[0];
+    return {
+      description: `connection ${id}${row ? ` (${row.user}@${row.host})` : ''}`,
+      since: row ? new Date(Date.now() - Number(row.time) * 1000) : undefined,
+    };
+  }
+
+  async forceRelease(): Promise<LockHolder | undefined> {
+    return this.holder();
+  }
+}

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync, mkdtempSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { DataManager, MigrationError } from '../../src/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 import { migrationDir, sql, writeMigrations } from '../support/migration-files.js';

@@ -1,4 +1,4 @@
-import type { DatabaseAdapter, Row, TransactionContext, TransactionOptions } from './adapters/database-adapter.js';
+import type { AdapterCommand, DatabaseAdapter, Row, TransactionContext, TransactionOptions } from './adapters/database-adapter.js';
 import type { DatabaseMetrics } from './adapters/database-metrics.js';
 import type { HealthStatus } from './adapters/health-status.js';
 import type { DatabaseConfig } from './config/database-config.js';
@@ -50,7 +50,7 @@ export class DataManager {
   }
 
   /** A command in the addressed database's native form (SQL, a Redis command line, a MongoDB JSON command). */
-  async queryDatabase(adapterId: string, command: string | readonly unknown[], params?: readonly unknown[]): Promise<unknown> {
+  async queryDatabase(adapterId: string, command: AdapterCommand, params?: readonly unknown[]): Promise<unknown> {
     return this.#holder.get().registry.get(adapterId).command(command, params);
   }
 

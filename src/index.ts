@@ -5,6 +5,9 @@ export type { DatakeepConfig, StateConfig } from './config/datakeep-config.js';
 export { loadConfig } from './config/load-config.js';
 export type {
   DatabaseAdapter,
+  SqlDatabaseAdapter,
+  DedicatedSession,
+  AdapterCommand,
   Row,
   TransactionContext,
   TransactionOptions,

@@ -4,6 +4,9 @@ import type { HealthStatus } from './health-status.js';
 
 export type Row = Record<string, unknown>;
 
+/** A command in an engine's native form: SQL or a redis-cli line (string), an argument array, a MongoDB command object. */
+export type AdapterCommand = string | readonly unknown[] | Readonly<Record<string, unknown>>;
+
 export interface TransactionOptions {
   isolationLevel?: IsolationLevel;
   readOnly?: boolean;
@@ -58,7 +61,7 @@ export interface DatabaseAdapter {
    * Runs one command in the engine's native form (SQL text for SQL engines, a redis-cli style line or array for
    * Redis, a JSON command for MongoDB). This is what `DataManager.queryDatabase` calls.
    */
-  command(command: string | readonly unknown[], params?: readonly unknown[]): Promise<unknown>;
+  command(command: AdapterCommand, params?: readonly unknown[]): Promise<unknown>;
   transaction<T>(fn: (tx: TransactionContext) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Probes the server; never throws (a failed probe is an `unhealthy` status carrying the error). */
   health(): Promise<HealthStatus>;

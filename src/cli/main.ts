@@ -3,6 +3,7 @@ import { DatakeepError, UsageError } from '../errors/index.js';
 import { processIo, toJson, type CliIo } from './cli-io.js';
 import { configCheckCommand, healthCommand, queryCommand, startCommand, type CommandContext } from './commands.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { migrateCommand, type MigrateFlags } from './migrate-command.js';
 
 const HELP = `datakeep: keeps an application's data safe across PostgreSQL, MongoDB, Redis and MariaDB
 
@@ -13,11 +14,24 @@ Commands:
   health                probe every configured database
   query "<sql>"         run one statement on the default SQL database (or --db ID) and print the rows
   config check          validate the configuration without connecting
+  migrate up            apply pending migrations (--dry-run prints them), one line per migration
+  migrate down --to V   revert every applied migration newer than V, newest first
+  migrate status|plan|validate
+                        where each database stands; what would run (SQL and warnings); checksums and order
+  migrate create NAME   write a timestamped migration file (--format sql|ts)
+  migrate baseline V    mark an existing database as migrated up to V
+  migrate repair V --applied|--rolled-back
+                        resolve a failed or interrupted migration (audited; --dry-run)
+  migrate locks [--release]
+                        show (or remove a stale lease of) each database's migration lock
 
 Options:
   --config FILE         configuration file (default ./datakeep.config.json, or $DATAKEEP_CONFIG)
   --db ID               the database to address (see "datakeep config check" for ids)
   --json                machine-readable output
+  --dir DIR             migrations directory (default: "migrations.directory" in the config, else ./migrations)
+  --dry-run             say what would happen; change nothing
+  --allow-out-of-order  apply pending migrations older than the newest applied one
   -h, --help            this help
 
 Exit codes: 0 ok; 1 the command failed (unhealthy database, rejected statement); 2 bad usage or configuration;
@@ -27,6 +41,7 @@ Exit codes: 0 ok; 1 the command failed (unhealthy database, rejected statement);
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   let ctx: CommandContext;
   let command: string[];
+  let migrateFlags: MigrateFlags;
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -36,6 +51,14 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         db: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
+        to: { type: 'string' },
+        dir: { type: 'string' },
+        format: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        'allow-out-of-order': { type: 'boolean', default: false },
+        applied: { type: 'boolean', default: false },
+        'rolled-back': { type: 'boolean', default: false },
+        release: { type: 'boolean', default: false },
       },
     });
     if (values.help || positionals.length === 0 || positionals[0] === 'help') {
@@ -44,6 +67,10 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     }
     command = positionals;
     ctx = { io, configFile: values.config, json: values.json ?? false, db: values.db, positionals: positionals.slice(1) };
+    migrateFlags = {
+      to: values.to, dir: values.dir, format: values.format, dryRun: values['dry-run'] ?? false, allowOutOfOrder: values['allow-out-of-order'] ?? false,
+      applied: values.applied ?? false, rolledBack: values['rolled-back'] ?? false, release: values.release ?? false,
+    };
   } catch (error) {
     io.err(`datakeep: ${(error as Error).message} (see datakeep --help)`);
     return EXIT.usage;
@@ -56,6 +83,8 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         return await healthCommand(ctx);
       case 'query':
         return await queryCommand(ctx);
+      case 'migrate':
+        return await migrateCommand(ctx, migrateFlags);
       case 'config':
         if (command[1] === 'check') return await configCheckCommand({ ...ctx, positionals: ctx.positionals.slice(1) });
         throw new UsageError('config', `unknown subcommand "${command[1] ?? ''}"; use: datakeep config check`);

@@ -7,6 +7,8 @@ export interface DatakeepConfig {
   databases?: (DatabaseConfig | string)[];
   state?: StateConfig;
   logLevel?: LogLevel;
+  /** Defaults for `datakeep migrate` (the same fields as initializeMigrations). */
+  migrations?: Record<string, unknown>;
 }
 
 export interface StateConfig {
@@ -20,6 +22,8 @@ export interface ResolvedDatakeepConfig {
   readonly databases: readonly ResolvedDatabaseConfig[];
   readonly state: { readonly url: string | undefined; readonly dir: string };
   readonly logLevel: LogLevel;
+  /** The `migrations` section as written (validated by the migration manager when used). */
+  readonly migrations: Readonly<Record<string, unknown>> | undefined;
   /** Where the configuration came from, for `datakeep config check`. */
   readonly source: string;
   /** True when no database was configured and the embedded default is used. */

@@ -58,7 +58,7 @@ export function resolveConfigObject(
   if (!isPlainObject(input)) {
     throw new ConfigurationError(source, `expected an object, got ${describe(input)}`, 'Write {"databases": [...], "state": {...}}');
   }
-  rejectUnknownKeys(input, ['databases', 'state', 'logLevel', '$schema'], 'config');
+  rejectUnknownKeys(input, ['databases', 'state', 'logLevel', 'migrations', '$schema'], 'config');
   const databases = resolveDatabaseConfigs(input.databases ?? [], 'databases');
   const embeddedDefault = databases.length === 0;
   const finalDatabases = embeddedDefault ? resolveDatabaseConfigs([{ type: 'pglite' }], 'databases') : databases;
@@ -84,7 +84,11 @@ export function resolveConfigObject(
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigurationError('logLevel', `"${logLevel}" is not a log level`, `Use one of: ${LOG_LEVELS.join(', ')}`);
   }
-  return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, source, embeddedDefault });
+  if (input.migrations !== undefined && !isPlainObject(input.migrations)) {
+    throw new ConfigurationError('migrations', `expected an object, got ${describe(input.migrations)}`, 'Write "migrations": {"directory": "./migrations", "tableName": "..."}');
+  }
+  const migrations = input.migrations === undefined ? undefined : Object.freeze({ ...input.migrations });
+  return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, migrations, source, embeddedDefault });
 }
 
 function safePassword(url: string): string | undefined {

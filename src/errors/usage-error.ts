@@ -4,8 +4,8 @@ import { DatakeepError } from './datakeep-error.js';
 export class UsageError extends DatakeepError {
   readonly argument: string;
 
-  constructor(argument: string, message: string) {
-    super('DK_USAGE', `${argument}: ${message}`);
+  constructor(argument: string, message: string, options?: { cause?: unknown }) {
+    super('DK_USAGE', `${argument}: ${message}`, options);
     this.argument = argument;
   }
 }

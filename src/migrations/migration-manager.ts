@@ -32,14 +32,8 @@ export interface MigrateOptions {
  */
 export class MigrationManager {
   #config: ResolvedMigrationsConfig | undefined;
-  readonly #engineBackends: TargetOptions['engineBackends'];
 
-  constructor(
-    private readonly context: () => DatakeepContext,
-    engineBackends?: TargetOptions['engineBackends'],
-  ) {
-    this.#engineBackends = engineBackends;
-  }
+  constructor(private readonly context: () => DatakeepContext) {}
 
   /** The seed's `initializeMigrations`: validates the configuration; nothing touches a database yet. */
   async initialize(config: MigrationsConfig): Promise<void> {
@@ -78,7 +72,7 @@ export class MigrationManager {
     const registry = this.context().registry;
     const found = discoverMigrations(config.directory);
     const targets: MigrationTarget[] = [];
-    const options: TargetOptions = { tableName: config.tableName, lockMode: config.lockMode, leaseTtl: config.leaseTtl, engineBackends: this.#engineBackends };
+    const options: TargetOptions = { tableName: config.tableName, lockMode: config.lockMode, leaseTtl: config.leaseTtl };
     if (found.files.length > 0) targets.push(createMigrationTarget(registry.defaultSql(), found.files, options));
     for (const [name, files] of found.subdirectories) {
       let adapter: DatabaseAdapter;

@@ -1,6 +1,8 @@
 import { isSqlAdapter, type DatabaseAdapter } from '../adapters/database-adapter.js';
 import { CapabilityError } from '../errors/index.js';
 import type { MigrationHistory } from './history/migration-history.js';
+import { MongodbMigrationHistory } from './history/mongodb-migration-history.js';
+import { MongodbLeaseStore } from './locks/mongodb-lease-store.js';
 import { RedisMigrationHistory } from './history/redis-migration-history.js';
 import { SqlMigrationHistory } from './history/sql-migration-history.js';
 import { InProcessLock } from './locks/in-process-lock.js';
@@ -28,18 +30,11 @@ export interface TargetOptions {
   readonly tableName: string;
   readonly lockMode: NonNullable<MigrationsConfig['lockMode']>;
   readonly leaseTtl: number;
-  /** Extra hooks for engines whose history/lock live outside this module (MongoDB). */
-  readonly engineBackends?: Partial<Record<string, (adapter: DatabaseAdapter, options: TargetOptions) => { history: MigrationHistory; lock: () => MigrationLock }>>;
 }
 
 export function createMigrationTarget(adapter: DatabaseAdapter, files: MigrationFile[], options: TargetOptions): MigrationTarget {
   const { tableName, lockMode, leaseTtl } = options;
   const database = adapter.id;
-  const custom = options.engineBackends?.[adapter.type];
-  if (custom) {
-    const { history, lock } = custom(adapter, options);
-    return { database, adapter, files, history, lock, sql: false };
-  }
   switch (adapter.type) {
     case 'postgresql':
     case 'pglite': {
@@ -57,6 +52,10 @@ export function createMigrationTarget(adapter: DatabaseAdapter, files: Migration
       if (!isSqlAdapter(adapter)) break;
       const history = new SqlMigrationHistory(adapter, tableName, 'mysql');
       return { database, adapter, files, history, lock: () => new MariadbNamedLock(adapter, database, `datakeep:migrations:${tableName}`.slice(0, 64)), sql: true };
+    }
+    case 'mongodb': {
+      const history = new MongodbMigrationHistory(adapter, tableName);
+      return { database, adapter, files, history, lock: () => new LeaseLock(new MongodbLeaseStore(adapter, `${tableName}_lock`, 'migrations'), database, leaseTtl), sql: false };
     }
     case 'redis': {
       const history = new RedisMigrationHistory(adapter, `${tableName}:history`);

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AdapterCapabilities, IsolationLevel } from '../../adapters/capabilities.js';
-import type { DedicatedSession, Row, SqlDatabaseAdapter, TransactionContext, TransactionOptions } from '../../adapters/database-adapter.js';
+import type { AdapterCommand, DedicatedSession, Row, SqlDatabaseAdapter, TransactionContext, TransactionOptions } from '../../adapters/database-adapter.js';
 import type { DatabaseMetrics } from '../../adapters/database-metrics.js';
 import type { HealthStatus } from '../../adapters/health-status.js';
 import type { ResolvedDatabaseConfig } from '../../config/database-config.js';
@@ -154,9 +154,9 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
     return (await this.statement(sql, params)).rowCount;
   }
 
-  async command(command: string | readonly unknown[], params?: readonly unknown[]): Promise<unknown> {
+  async command(command: AdapterCommand, params?: readonly unknown[]): Promise<unknown> {
     if (typeof command !== 'string') {
-      throw new UsageError('command', `${this.type} takes SQL text, not an array; pass the statement as a string with ? placeholders and params`);
+      throw new UsageError('command', `${this.type} takes SQL text, not ${Array.isArray(command) ? 'an array' : 'an object'}; pass the statement as a string with ? placeholders and params`);
     }
     return this.query(command, params);
   }

@@ -128,7 +128,17 @@ export function resolveDatabaseConfig(input: unknown, path: string): ResolvedDat
       throw new ConfigurationError(`${path}.options`, `expected an object, got ${describe(raw.options)}`, 'Give engine-specific options as an object');
     }
     rejectUnknownKeys(raw.options, engine.optionKeys, `${path}.options`);
-    options = { ...raw.options };
+    options = {};
+    for (const [key, value] of Object.entries(raw.options)) {
+      // Secret options (a Sentinel password) get the same treatment as `password`: readable, never enumerated.
+      if (/password|secret/i.test(key)) {
+        if (typeof value === 'string') registerSecret(value);
+        Object.defineProperty(options, key, { value, enumerable: false });
+      } else {
+        options[key] = value;
+      }
+    }
+    Object.freeze(options);
   }
 
   const id = optionalString(raw, 'id', path) ?? `${engine.type}-${host}-${database}`;

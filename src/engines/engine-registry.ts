@@ -1,17 +1,5 @@
 import type { DatabaseType } from '../config/database-config.js';
-import { CapabilityError } from '../errors/index.js';
 import type { EngineDefinition } from './engine-definition.js';
-
-function notYetAvailable(type: DatabaseType): EngineDefinition['create'] {
-  return async (config) => {
-    throw new CapabilityError(
-      config.id,
-      `the ${type} adapter`,
-      'this build of datakeep does not include it yet',
-      'Use a postgresql or pglite database, or upgrade datakeep',
-    );
-  };
-}
 
 /**
  * Every engine datakeep knows. Adding an engine means adding an entry here and an adapter under engines/<engine>/;
@@ -55,7 +43,10 @@ export const ENGINES: readonly EngineDefinition[] = [
     sql: false,
     networked: true,
     optionKeys: ['sentinels', 'masterName', 'sentinelUsername', 'sentinelPassword'],
-    create: notYetAvailable('redis'),
+    create: async (config, deps) => {
+      const { RedisAdapter } = await import('./redis/redis-adapter.js');
+      return new RedisAdapter(config, deps);
+    },
   },
   {
     type: 'mongodb',
@@ -65,8 +56,11 @@ export const ENGINES: readonly EngineDefinition[] = [
     defaultDatabase: 'test',
     sql: false,
     networked: true,
-    optionKeys: ['replicaSet', 'authSource', 'directConnection'],
-    create: notYetAvailable('mongodb'),
+    optionKeys: ['replicaSet', 'authSource', 'directConnection', 'transactionTimeLimitMs'],
+    create: async (config, deps) => {
+      const { MongodbAdapter } = await import('./mongodb/mongodb-adapter.js');
+      return new MongodbAdapter(config, deps);
+    },
   },
   {
     type: 'mariadb',
@@ -77,7 +71,10 @@ export const ENGINES: readonly EngineDefinition[] = [
     sql: true,
     networked: true,
     optionKeys: [],
-    create: notYetAvailable('mariadb'),
+    create: async (config, deps) => {
+      const { MariadbAdapter } = await import('./mariadb/mariadb-adapter.js');
+      return new MariadbAdapter(config, deps);
+    },
   },
   {
     type: 'mysql',
@@ -88,7 +85,10 @@ export const ENGINES: readonly EngineDefinition[] = [
     sql: true,
     networked: true,
     optionKeys: [],
-    create: notYetAvailable('mysql'),
+    create: async (config, deps) => {
+      const { MariadbAdapter } = await import('./mariadb/mariadb-adapter.js');
+      return new MariadbAdapter(config, deps);
+    },
   },
 ];
 

@@ -73,7 +73,15 @@ export class MigrationManager {
     const found = discoverMigrations(config.directory);
     const targets: MigrationTarget[] = [];
     const options: TargetOptions = { tableName: config.tableName, lockMode: config.lockMode, leaseTtl: config.leaseTtl };
-    if (found.files.length > 0) targets.push(createMigrationTarget(registry.defaultSql(), found.files, options));
+    if (found.files.length > 0) {
+      let defaultSql: DatabaseAdapter;
+      try {
+        defaultSql = registry.defaultSql();
+      } catch {
+        throw new ConfigurationError('migrations.directory', `has migration files at its top level (${found.files[0]!.path}), which target the default SQL database, but no SQL database is configured`, `Move them into a subdirectory named after the database they target (${registry.ids.join(', ')})`);
+      }
+      targets.push(createMigrationTarget(defaultSql, found.files, options));
+    }
     for (const [name, files] of found.subdirectories) {
       let adapter: DatabaseAdapter;
       try {

@@ -105,7 +105,7 @@ export async function runOne(target: MigrationTarget, file: MigrationFile, direc
   const finalStatus = direction === 'up' ? 'applied' : 'rolled_back';
   options.progress({ type: 'start', database, version: file.version, name: file.name, direction });
   await history.append({ ...base, status: 'running', finishedAt: null, durationMs: null, error: null });
-  const mod: MigrationModule | undefined = file.kind === 'module' ? await loadMigrationModule(file.path) : undefined;
+  const mod: MigrationModule | undefined = file.kind === 'module' ? await loadMigrationModule(file.path, file.checksum) : undefined;
   const finished = () => ({ finishedAt: new Date(), durationMs: Math.round(performance.now() - started) });
   const body = async (tx: MigrationContext['tx']) => {
     if (mod) {

@@ -298,7 +298,11 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
     let phase: 'begin' | 'body' | 'commit' | 'done' = 'begin';
     try {
       for (const statement of this.beginStatements(isolationLevel, readOnly)) {
-        await this.driver.run(session, statement, undefined);
+        try {
+          await this.driver.run(session, statement, undefined);
+        } catch (raw) {
+          throw this.mapError(raw, 'query');
+        }
       }
       phase = 'body';
       const result = await this.#als.run(tx, () => fn(this.contextFor(tx, 1)));

@@ -51,4 +51,13 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
        )`,
     ],
   },
+  {
+    version: 3,
+    name: 'scheduled ticks: one run per job and tick across instances',
+    statements: [
+      'ALTER TABLE datakeep.job_runs ADD COLUMN scheduled_for timestamptz',
+      'ALTER TABLE datakeep.job_runs ADD COLUMN instance text',
+      'CREATE UNIQUE INDEX job_runs_one_per_tick ON datakeep.job_runs (job, scheduled_for) WHERE scheduled_for IS NOT NULL',
+    ],
+  },
 ];

@@ -57,7 +57,8 @@ export class StateStore {
 
   /** Applies missing state migrations; refuses a store written by a newer datakeep. */
   private async upgrade(): Promise<void> {
-    const latest = STATE_MIGRATIONS[STATE_MIGRATIONS.length - 1]!.version;
+    const ordered = [...STATE_MIGRATIONS].sort((a, b) => a.version - b.version);
+    const latest = ordered[ordered.length - 1]!.version;
     await this.adapter.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(?)', [SCHEMA_LOCK_KEY]);
       await tx.execute('CREATE SCHEMA IF NOT EXISTS datakeep');
@@ -69,8 +70,10 @@ export class StateStore {
       if (current > latest) {
         throw new StateError(`the state store is at schema version ${current}, but this datakeep knows only up to ${latest}; upgrade datakeep`);
       }
-      for (const migration of STATE_MIGRATIONS) {
-        if (migration.version <= current) continue;
+      const applied = new Set((await tx.query<{ version: number }>('SELECT version FROM datakeep.state_schema')).map((r) => Number(r.version)));
+      for (const migration of ordered) {
+        // Applied by set difference, so a version added out of order (parallel branches) is still applied.
+        if (applied.has(migration.version)) continue;
         for (const statement of migration.statements) await tx.execute(statement);
         await tx.execute('INSERT INTO datakeep.state_schema (version, name) VALUES (?, ?)', [migration.version, migration.name]);
       }

@@ -1,3 +1,4 @@
+import { AdapterLifecycle } from '../../adapters/adapter-lifecycle.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   MongoClient,
@@ -107,15 +108,15 @@ export class MongodbAdapter implements DatabaseAdapter {
   readonly #pool = new MongoPoolTracker();
   readonly #breaker: CircuitBreaker;
   readonly #als = new AsyncLocalStorage<ActiveMongoTransaction>();
+  #openTransactions = 0;
   #client: MongoClient | undefined;
   #topology: MongoTopology | undefined;
-  #connecting: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
-  #connected = false;
+  readonly #lifecycle: AdapterLifecycle;
 
   /** Throws ConfigurationError when the configuration cannot be turned into driver options. */
   constructor(config: ResolvedDatabaseConfig, deps: AdapterDependencies) {
     this.id = config.id;
+    this.#lifecycle = new AdapterLifecycle(config.id, () => this.#open(), () => this.#shutdown());
     this.#config = config;
     this.#logger = deps.logger;
     this.#plan = mongoClientOptions(config);
@@ -123,28 +124,17 @@ export class MongodbAdapter implements DatabaseAdapter {
   }
 
   connect(): Promise<void> {
-    if (this.#closing) return Promise.reject(new LifecycleError(`${this.id}: connect() after close(); create a new adapter`));
-    this.#connecting ??= this.#open().then(
-      () => {
-        this.#connected = true;
-      },
-      (error: unknown) => {
-        this.#connecting = undefined;
-        throw error;
-      },
-    );
-    return this.#connecting;
+    return this.#lifecycle.connect();
   }
 
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      if (this.#connecting) await this.#connecting.catch(() => undefined);
-      this.#connected = false;
+    return this.#lifecycle.close();
+  }
+
+  async #shutdown(): Promise<void> {
       const client = this.#client;
       this.#client = undefined;
       if (client) await client.close();
-    })();
-    return this.#closing;
   }
 
   /**
@@ -192,8 +182,8 @@ export class MongodbAdapter implements DatabaseAdapter {
   }
 
   #requireClient(): MongoClient {
-    if (!this.#connected || !this.#client) {
-      throw new LifecycleError(this.#closing ? `${this.id}: the adapter is closed` : `${this.id}: call connect() (or DataManager.initialize()) first`);
+    if (!this.#lifecycle.connected || !this.#client) {
+      throw new LifecycleError(this.#lifecycle.closed ? `${this.id}: the adapter is closed` : `${this.id}: call connect() (or DataManager.initialize()) first`);
     }
     return this.#client;
   }
@@ -361,10 +351,16 @@ export class MongodbAdapter implements DatabaseAdapter {
       const tx: ActiveMongoTransaction = { session, adapter: this, closed: false, failure: undefined, lock: new AsyncMutex() };
       let result: T | undefined;
       let thrown: { error: unknown } | undefined;
+      // See SqlAdapterBase: the storage is disabled whenever no transaction is open, so that Node's promise hook does
+      // not tax the whole process after the first transaction.
+      this.#openTransactions += 1;
       try {
         result = await this.#als.run(tx, () => fn(this.#contextFor(tx)));
       } catch (error) {
         thrown = { error };
+      } finally {
+        this.#openTransactions -= 1;
+        if (this.#openTransactions === 0) this.#als.disable();
       }
       // Let commands the callback started but did not await finish, then refuse any more.
       (await tx.lock.lock())();
@@ -505,13 +501,13 @@ export class MongodbAdapter implements DatabaseAdapter {
     } catch (error) {
       const latency = roundMs(performance.now() - started);
       const err = error instanceof DatakeepError ? error : this.#map(error, 'query');
-      const pool = this.#connected ? this.#pool.snapshot() : { total: 0, idle: 0, waiting: 0 };
+      const pool = this.#lifecycle.connected ? this.#pool.snapshot() : { total: 0, idle: 0, waiting: 0 };
       return { ...base, latency, status: 'unhealthy', reasons: [err.message], error: { code: err.code, message: err.message }, pool: { total: pool.total, idle: pool.idle, waiting: pool.waiting } };
     }
   }
 
   metrics(): DatabaseMetrics {
-    const pool = this.#connected ? this.#pool.snapshot() : { active: 0, idle: 0, waiting: 0, total: 0 };
+    const pool = this.#lifecycle.connected ? this.#pool.snapshot() : { active: 0, idle: 0, waiting: 0, total: 0 };
     const c = this.#counters;
     return {
       adapterId: this.id,

@@ -71,7 +71,7 @@ export function mapPostgresError(adapterId: string, raw: unknown, phase: ErrorPh
   if (/does not support SSL/i.test(message)) {
     return new ConnectionError(adapterId, 'the server does not accept TLS connections. Enable ssl on the server or set ssl: false', { cause: raw });
   }
-  if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)) {
+  if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message) || (phase === 'connect' && /^timeout expired$/i.test(message))) {
     return new TimeoutError('connect', `${adapterId}: could not connect within ${timeouts.connect} ms`, { timeoutMs: timeouts.connect, cause: raw });
   }
   if ((code && NETWORK_CODES.has(code)) || /Connection terminated|connection.*(closed|ended)|Client has encountered a connection error/i.test(message)) {

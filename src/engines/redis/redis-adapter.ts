@@ -1,3 +1,4 @@
+import { AdapterLifecycle } from '../../adapters/adapter-lifecycle.js';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { AdapterCapabilities } from '../../adapters/capabilities.js';
 import type { DatabaseAdapter, Row, TransactionContext, TransactionOptions } from '../../adapters/database-adapter.js';
@@ -71,12 +72,11 @@ export class RedisAdapter implements DatabaseAdapter {
   #revive: NodeJS.Timeout | undefined;
   #lastWarning = 0;
   #tick = LATENCY_SAMPLE_EVERY - 1;
-  #connecting: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
-  #connected = false;
+  readonly #lifecycle: AdapterLifecycle;
 
   constructor(config: ResolvedDatabaseConfig, deps: AdapterDependencies) {
     this.id = config.id;
+    this.#lifecycle = new AdapterLifecycle(config.id, () => this.#open(), () => this.#shutdown());
     this.#config = config;
     this.#logger = deps.logger;
     this.#sentinel = checkRedisConfig(config);
@@ -92,26 +92,11 @@ export class RedisAdapter implements DatabaseAdapter {
   }
 
   connect(): Promise<void> {
-    if (this.#closing) return Promise.reject(new LifecycleError(`${this.id}: connect() after close(); create a new adapter`));
-    this.#connecting ??= this.#open().then(
-      () => {
-        this.#connected = true;
-      },
-      (error: unknown) => {
-        this.#connecting = undefined;
-        throw error;
-      },
-    );
-    return this.#connecting;
+    return this.#lifecycle.connect();
   }
 
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      if (this.#connecting) await this.#connecting.catch(() => undefined);
-      this.#connected = false;
-      await this.#shutdown();
-    })();
-    return this.#closing;
+    return this.#lifecycle.close();
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -124,7 +109,7 @@ export class RedisAdapter implements DatabaseAdapter {
    */
   command(command: RedisCommand, params?: readonly unknown[]): Promise<unknown> {
     const client = this.#client;
-    if (!this.#connected || !client) return Promise.reject(this.#lifecycleError());
+    if (!this.#lifecycle.connected || !client) return Promise.reject(this.#lifecycleError());
     let args: Args;
     try {
       args = toRedisArguments(command, params) as Args;
@@ -671,11 +656,11 @@ export class RedisAdapter implements DatabaseAdapter {
    * then never retries. Commands meanwhile fail at once with a ConnectionError; this restarts the attempts.
    */
   #onEnd(client: Redis): void {
-    if (!this.#established || this.#closing || client !== this.#client) return;
+    if (!this.#established || this.#lifecycle.closed || client !== this.#client) return;
     clearTimeout(this.#revive);
     this.#revive = setTimeout(() => {
       this.#revive = undefined;
-      if (!this.#closing && client.status === 'end') client.connect().catch(() => undefined);
+      if (!this.#lifecycle.closed && client.status === 'end') client.connect().catch(() => undefined);
     }, 1000);
   }
 
@@ -718,12 +703,12 @@ export class RedisAdapter implements DatabaseAdapter {
 
   #requireClient(): Redis {
     const client = this.#client;
-    if (!this.#connected || !client) throw this.#lifecycleError();
+    if (!this.#lifecycle.connected || !client) throw this.#lifecycleError();
     return client;
   }
 
   #lifecycleError(): LifecycleError {
-    return new LifecycleError(this.#closing ? `${this.id}: the adapter is closed` : `${this.id}: call connect() (or DataManager.initialize()) first`);
+    return new LifecycleError(this.#lifecycle.closed ? `${this.id}: the adapter is closed` : `${this.id}: call connect() (or DataManager.initialize()) first`);
   }
 
   #noSql(method: string): CapabilityError {

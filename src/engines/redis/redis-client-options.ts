@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { RedisOptions } from 'ioredis';
 import { describe, isPlainObject } from '../../config/config-checks.js';
+import { nodeTlsOptions } from '../../config/tls-options.js';
 import type { ResolvedDatabaseConfig } from '../../config/database-config.js';
 import { ConfigurationError } from '../../errors/index.js';
 import { registerSecret } from '../../util/secrets.js';
@@ -66,14 +67,7 @@ export function checkRedisConfig(config: ResolvedDatabaseConfig): RedisSentinelS
 
 /** datakeep's ssl setting as the options ioredis hands to `tls.connect`. */
 export function redisTlsOptions(config: ResolvedDatabaseConfig): ConnectionOptions | undefined {
-  if (!config.ssl) return undefined;
-  const { ca, cert, key, rejectUnauthorized, servername } = config.ssl;
-  const out: ConnectionOptions = { rejectUnauthorized: rejectUnauthorized ?? true };
-  if (ca !== undefined) out.ca = ca;
-  if (cert !== undefined) out.cert = cert;
-  if (key !== undefined) out.key = key;
-  if (servername !== undefined) out.servername = servername;
-  return out;
+  return nodeTlsOptions(config);
 }
 
 /**

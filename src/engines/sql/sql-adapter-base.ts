@@ -20,6 +20,7 @@ import { CircuitBreaker } from '../../resilience/circuit-breaker.js';
 import type { Logger } from '../../util/logger.js';
 import type { AdapterDependencies } from '../engine-definition.js';
 import { AsyncMutex } from './async-mutex.js';
+import { AdapterLifecycle } from '../../adapters/adapter-lifecycle.js';
 import type { SqlSessionDriver, StatementResult } from './sql-session.js';
 
 export type ErrorPhase = 'connect' | 'query' | 'commit';
@@ -53,15 +54,15 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
   protected readonly counters = new AdapterCounters();
   protected readonly breaker: CircuitBreaker;
   readonly #als = new AsyncLocalStorage<ActiveTransaction<S>>();
-  #connecting: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
-  #connected = false;
+  readonly #lifecycle: AdapterLifecycle;
+  #openTransactions = 0;
 
   protected constructor(config: ResolvedDatabaseConfig, deps: AdapterDependencies) {
     this.id = config.id;
     this.config = config;
     this.logger = deps.logger;
     this.breaker = new CircuitBreaker(config.id, config.circuitBreaker.failureThreshold, config.circuitBreaker.resetTimeout);
+    this.#lifecycle = new AdapterLifecycle(config.id, () => this.open(), () => this.shutdown());
   }
 
   protected abstract get driver(): SqlSessionDriver<S>;
@@ -83,32 +84,15 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
   }
 
   connect(): Promise<void> {
-    if (this.#closing) return Promise.reject(new LifecycleError(`${this.id}: connect() after close(); create a new adapter`));
-    this.#connecting ??= this.open().then(
-      () => {
-        this.#connected = true;
-      },
-      (error: unknown) => {
-        this.#connecting = undefined;
-        throw error;
-      },
-    );
-    return this.#connecting;
+    return this.#lifecycle.connect();
   }
 
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      if (this.#connecting) await this.#connecting.catch(() => undefined);
-      this.#connected = false;
-      await this.shutdown();
-    })();
-    return this.#closing;
+    return this.#lifecycle.close();
   }
 
   protected assertConnected(): void {
-    if (!this.#connected) {
-      throw new LifecycleError(this.#closing ? `${this.id}: the adapter is closed` : `${this.id}: call connect() (or DataManager.initialize()) first`);
-    }
+    this.#lifecycle.assertConnected();
   }
 
   /**
@@ -305,7 +289,16 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
         }
       }
       phase = 'body';
-      const result = await this.#als.run(tx, () => fn(this.contextFor(tx, 1)));
+      // Node 20's AsyncLocalStorage installs a process-wide promise hook on its first run() that taxes every promise
+      // of the process; disabling the storage when no transaction of this adapter is open removes the hook again.
+      this.#openTransactions += 1;
+      let result: T;
+      try {
+        result = await this.#als.run(tx, () => fn(this.contextFor(tx, 1)));
+      } finally {
+        this.#openTransactions -= 1;
+        if (this.#openTransactions === 0) this.#als.disable();
+      }
       if (tx.aborted) {
         throw new TransactionError(this.id, 'a statement failed inside the transaction and was not rolled back to a savepoint, so the transaction cannot commit; it was rolled back');
       }
@@ -446,13 +439,13 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
     } catch (error) {
       const latency = Math.round((performance.now() - started) * 100) / 100;
       const err = error instanceof DatakeepError ? error : this.mapError(error, 'query');
-      const pool = this.#connected ? this.poolStats() : { total: 0, idle: 0, waiting: 0 };
+      const pool = this.#lifecycle.connected ? this.poolStats() : { total: 0, idle: 0, waiting: 0 };
       return { ...base, latency, status: 'unhealthy', reasons: [err.message], error: { code: err.code, message: err.message }, pool: { total: pool.total, idle: pool.idle, waiting: pool.waiting } };
     }
   }
 
   metrics(): DatabaseMetrics {
-    const pool = this.#connected ? this.poolStats() : { active: 0, idle: 0, waiting: 0, total: 0, max: this.config.poolSize };
+    const pool = this.#lifecycle.connected ? this.poolStats() : { active: 0, idle: 0, waiting: 0, total: 0, max: this.config.poolSize };
     const c = this.counters;
     return {
       adapterId: this.id,

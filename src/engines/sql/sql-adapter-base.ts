@@ -8,7 +8,6 @@ import {
   CapabilityError,
   ConnectionError,
   DatakeepError,
-  LifecycleError,
   QueryError,
   TimeoutError,
   TransactionError,

@@ -7,7 +7,10 @@ import { Monitoring } from './monitoring/monitoring.js';
 import type { SystemValidation } from './monitoring/system-validation.js';
 import type { StateStore } from './state/state-store.js';
 import { MigrationManager } from './migrations/migration-manager.js';
+import { BackupManager, type CreateBackupResult, type RestoreOptions } from './backup/backup-manager.js';
+import type { BackupConfig } from './backup/backup-config.js';
 import type { MigrateResult, MigrationsConfig, RollbackResult } from './migrations/migration-types.js';
+import { TransactionManager } from './transactions/transaction-manager.js';
 
 /**
  * The seed's facade. Every method delegates to a subsystem; none does work of its own. Methods are `async` so that a
@@ -23,8 +26,10 @@ import type { MigrateResult, MigrationsConfig, RollbackResult } from './migratio
 export class DataManager {
   readonly #holder = new ContextHolder();
   readonly #options: DataManagerOptions;
-  readonly monitoring = new Monitoring(() => this.#holder.get().registry);
+  readonly transactions = new TransactionManager(() => this.#holder.get());
+  readonly monitoring = new Monitoring(() => this.#holder.get().registry, () => this.transactions.validate());
   readonly migrations = new MigrationManager(() => this.#holder.get());
+  readonly backups = new BackupManager(() => this.#holder.get());
 
   constructor(options: DataManagerOptions = {}) {
     this.#options = options;
@@ -83,6 +88,21 @@ export class DataManager {
     return this.migrations.rollback(version);
   }
 
+  /** The seed's `createBackup(config)`: a backup of every database that has a backup driver, then retention. */
+  async createBackup(config: BackupConfig): Promise<CreateBackupResult> {
+    return this.backups.createBackup(config);
+  }
+
+  /** The seed's `setupBackups({...config, schedule})`: scheduled backups, recorded in the state store. */
+  async setupBackups(config: BackupConfig): Promise<{ name: string; nextRun: Date | null }> {
+    return this.backups.setupBackups(config);
+  }
+
+  /** The seed's `restoreBackup(backupId)`, with optional point-in-time targets; never over a running cluster. */
+  async restoreBackup(backupId?: string, options?: RestoreOptions): Promise<Awaited<ReturnType<BackupManager['restoreBackup']>>> {
+    return this.backups.restoreBackup(backupId, options);
+  }
+
   async getHealthStatus(): Promise<Map<string, HealthStatus>> {
     return this.monitoring.health();
   }
@@ -102,6 +122,6 @@ export class DataManager {
 
   /** Closes every connection and the state store. Idempotent. */
   close(): Promise<void> {
-    return this.#holder.close();
+    return this.transactions.close().then(() => this.#holder.close());
   }
 }

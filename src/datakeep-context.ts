@@ -4,6 +4,7 @@ import type { DatabaseConfig } from './config/database-config.js';
 import { loadConfig, resolveConfigObject } from './config/load-config.js';
 import { LifecycleError } from './errors/index.js';
 import { StateStore } from './state/state-store.js';
+import { JobScheduler } from './scheduler/job-scheduler.js';
 import { createStderrLogger, redactingLogger, type Logger } from './util/logger.js';
 
 export interface DataManagerOptions {
@@ -21,6 +22,7 @@ export interface DataManagerOptions {
  */
 export class DatakeepContext {
   #state: Promise<StateStore> | undefined;
+  #scheduler: JobScheduler | undefined;
 
   private constructor(
     readonly config: ResolvedDatakeepConfig,
@@ -51,7 +53,14 @@ export class DatakeepContext {
     return this.#state;
   }
 
+  /** The cron scheduler of this DataManager (created on first use, stopped by close()). */
+  scheduler(): JobScheduler {
+    this.#scheduler ??= new JobScheduler(() => this.state(), this.logger);
+    return this.#scheduler;
+  }
+
   async close(): Promise<void> {
+    this.#scheduler?.stop();
     const state = this.#state;
     this.#state = undefined;
     const results = await Promise.allSettled([this.registry.close(), state?.then((s) => s.close())]);

@@ -36,3 +36,26 @@ export type {
 } from './migrations/migration-types.js';
 export type { MigrationManager, MigrateOptions } from './migrations/migration-manager.js';
 export type { MigrationEvent, MigrationProgress } from './migrations/migration-events.js';
+export type { TransactionManager, TransactionValidation } from './transactions/transaction-manager.js';
+export { DistributedTransactionError } from './transactions/distributed-transaction-error.js';
+export type {
+  DistributedContext,
+  DistributedOptions,
+  DistributedOutcome,
+  DistributedResult,
+  LocalTransactionOptions,
+  ParticipantRecord,
+  PreparedBranch,
+  RecoveryReport,
+  ResolveResult,
+  TransactionManagerOptions,
+  TransactionMetrics,
+  TransactionStep,
+  TransactionView,
+  Decision,
+} from './transactions/transaction-types.js';
+export type { BackupConfig } from './backup/backup-config.js';
+export type { BackupManager, CreateBackupResult, DatabaseBackupResult, ExpireResult, RestoreOptions, BackupRunOptions } from './backup/backup-manager.js';
+export type { RetentionPolicy } from './backup/retention-policy.js';
+export type { BackupManifest, BackupSummary, VerifyReport, PruneResult } from './repository/repository-types.js';
+export type { JobScheduler, JobRunRecord } from './scheduler/job-scheduler.js';

@@ -4,6 +4,8 @@ import { processIo, toJson, type CliIo } from './cli-io.js';
 import { configCheckCommand, healthCommand, queryCommand, startCommand, type CommandContext } from './commands.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { migrateCommand, type MigrateFlags } from './migrate-command.js';
+import { backupCommand, restoreCommand, type BackupFlags } from './backup-command.js';
+import { txCommand, type TxFlags } from './tx-command.js';
 
 const HELP = `datakeep: keeps an application's data safe across PostgreSQL, MongoDB, Redis and MariaDB
 
@@ -24,6 +26,17 @@ Commands:
                         resolve a failed or interrupted migration (audited; --dry-run)
   migrate locks [--release]
                         show (or remove a stale lease of) each database's migration lock
+  backup create [--type T] [--dest DIR]
+                        back up every database with a backup driver, then apply retention (progress on stderr)
+  backup list|verify ID|expire|prune
+                        completed backups; re-read and re-hash one; apply retention; reclaim chunks (--dry-run)
+  restore [ID] --to DIR [--target-time T|--target-lsn L|--target-name N] [--start-port P]
+                        assemble a data directory for point-in-time recovery (never over a running cluster)
+  wal push %p | wal get %f %p | wal check
+                        archive_command / restore_command / prove the archive has no gap (--repo DIR)
+  tx list               unfinished distributed transactions and prepared branches (exit 1 when any is in doubt)
+  tx resolve ID --commit|--rollback
+                        finish an in-doubt distributed transaction by hand (audited; --dry-run)
 
 Options:
   --config FILE         configuration file (default ./datakeep.config.json, or $DATAKEEP_CONFIG)
@@ -39,9 +52,16 @@ Exit codes: 0 ok; 1 the command failed (unhealthy database, rejected statement);
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never calls process.exit. */
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  // PostgreSQL runs `wal push|get` once per segment: it has its own small parser and opens only the repository.
+  if (argv[0] === 'wal') {
+    const { runWalCommand } = await import('../backup/postgres/wal-command.js');
+    return runWalCommand(argv.slice(1), { stdout: (t: string) => io.out(t.replace(/\n$/, '')), stderr: (t: string) => io.err(t.replace(/\n$/, '')) });
+  }
   let ctx: CommandContext;
   let command: string[];
   let migrateFlags: MigrateFlags;
+  let txFlags: TxFlags;
+  let backupFlags: BackupFlags;
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -59,6 +79,15 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         applied: { type: 'boolean', default: false },
         'rolled-back': { type: 'boolean', default: false },
         release: { type: 'boolean', default: false },
+        commit: { type: 'boolean', default: false },
+        type: { type: 'string' },
+        dest: { type: 'string' },
+        'target-time': { type: 'string' },
+        'target-lsn': { type: 'string' },
+        'target-name': { type: 'string' },
+        'start-port': { type: 'string' },
+        database: { type: 'string' },
+        rollback: { type: 'boolean', default: false },
       },
     });
     if (values.help || positionals.length === 0 || positionals[0] === 'help') {
@@ -67,10 +96,15 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     }
     command = positionals;
     ctx = { io, configFile: values.config, json: values.json ?? false, db: values.db, positionals: positionals.slice(1) };
+    backupFlags = {
+      type: values.type, dest: values.dest, dryRun: values['dry-run'] ?? false, targetTime: values['target-time'], targetLsn: values['target-lsn'],
+      targetName: values['target-name'], to: values.to, startPort: values['start-port'], database: values.database,
+    };
     migrateFlags = {
       to: values.to, dir: values.dir, format: values.format, dryRun: values['dry-run'] ?? false, allowOutOfOrder: values['allow-out-of-order'] ?? false,
       applied: values.applied ?? false, rolledBack: values['rolled-back'] ?? false, release: values.release ?? false,
     };
+    txFlags = { commit: values.commit ?? false, rollback: values.rollback ?? false, dryRun: values['dry-run'] ?? false };
   } catch (error) {
     io.err(`datakeep: ${(error as Error).message} (see datakeep --help)`);
     return EXIT.usage;
@@ -83,8 +117,14 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         return await healthCommand(ctx);
       case 'query':
         return await queryCommand(ctx);
+      case 'backup':
+        return await backupCommand(ctx, backupFlags);
+      case 'restore':
+        return await restoreCommand(ctx, backupFlags);
       case 'migrate':
         return await migrateCommand(ctx, migrateFlags);
+      case 'tx':
+        return await txCommand(ctx, txFlags);
       case 'config':
         if (command[1] === 'check') return await configCheckCommand({ ...ctx, positionals: ctx.positionals.slice(1) });
         throw new UsageError('config', `unknown subcommand "${command[1] ?? ''}"; use: datakeep config check`);

@@ -9,6 +9,8 @@ export interface DatakeepConfig {
   logLevel?: LogLevel;
   /** Defaults for `datakeep migrate` (the same fields as initializeMigrations). */
   migrations?: Record<string, unknown>;
+  /** Defaults for `datakeep backup` / `restore` (the BackupConfig fields). */
+  backups?: Record<string, unknown>;
 }
 
 export interface StateConfig {
@@ -24,6 +26,8 @@ export interface ResolvedDatakeepConfig {
   readonly logLevel: LogLevel;
   /** The `migrations` section as written (validated by the migration manager when used). */
   readonly migrations: Readonly<Record<string, unknown>> | undefined;
+  /** The `backups` section as written (validated when used). */
+  readonly backups: Readonly<Record<string, unknown>> | undefined;
   /** Where the configuration came from, for `datakeep config check`. */
   readonly source: string;
   /** True when no database was configured and the embedded default is used. */

@@ -58,7 +58,7 @@ export function resolveConfigObject(
   if (!isPlainObject(input)) {
     throw new ConfigurationError(source, `expected an object, got ${describe(input)}`, 'Write {"databases": [...], "state": {...}}');
   }
-  rejectUnknownKeys(input, ['databases', 'state', 'logLevel', 'migrations', '$schema'], 'config');
+  rejectUnknownKeys(input, ['databases', 'state', 'logLevel', 'migrations', 'backups', '$schema'], 'config');
   const databases = resolveDatabaseConfigs(input.databases ?? [], 'databases');
   const embeddedDefault = databases.length === 0;
   const finalDatabases = embeddedDefault ? resolveDatabaseConfigs([{ type: 'pglite' }], 'databases') : databases;
@@ -88,7 +88,11 @@ export function resolveConfigObject(
     throw new ConfigurationError('migrations', `expected an object, got ${describe(input.migrations)}`, 'Write "migrations": {"directory": "./migrations", "tableName": "..."}');
   }
   const migrations = input.migrations === undefined ? undefined : Object.freeze({ ...input.migrations });
-  return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, migrations, source, embeddedDefault });
+  if (input.backups !== undefined && !isPlainObject(input.backups)) {
+    throw new ConfigurationError('backups', `expected an object, got ${describe(input.backups)}`, 'Write "backups": {"destination": "./backups", "retention": {...}}');
+  }
+  const backups = input.backups === undefined ? undefined : Object.freeze({ ...input.backups });
+  return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, migrations, backups, source, embeddedDefault });
 }
 
 function safePassword(url: string): string | undefined {

@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'DK_TRANSACTION'
   | 'DK_STATE'
   | 'DK_USAGE'
-  | 'DK_MIGRATION';
+  | 'DK_MIGRATION'
+  | 'DK_REPOSITORY';
 
 /**
  * Base class of every error datakeep throws. The message is scrubbed of registered secrets at construction, so an

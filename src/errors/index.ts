@@ -11,3 +11,4 @@ export { TransactionError } from './transaction-error.js';
 export { StateError } from './state-error.js';
 export { UsageError } from './usage-error.js';
 export { MigrationError, type MigrationErrorReason } from './migration-error.js';
+export { RepositoryError, type RepositoryErrorReason } from './repository-error.js';

@@ -3,9 +3,19 @@ import type { DatabaseMetrics } from '../adapters/database-metrics.js';
 import type { HealthStatus } from '../adapters/health-status.js';
 import type { SystemValidation } from './system-validation.js';
 
+/** What a subsystem adds to validateSystem(). */
+export interface ValidationContribution {
+  readonly checks: readonly { name: string; ok: boolean; message: string }[];
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+}
+
 /** Health, metrics and system validation over every configured adapter (`dm.monitoring`). */
 export class Monitoring {
-  constructor(private readonly registry: () => AdapterRegistry) {}
+  constructor(
+    private readonly registry: () => AdapterRegistry,
+    private readonly transactions?: () => Promise<ValidationContribution>,
+  ) {}
 
   /** Probes every adapter in parallel; an adapter that fails its probe is reported unhealthy, never thrown. */
   async health(): Promise<Map<string, HealthStatus>> {
@@ -28,6 +38,12 @@ export class Monitoring {
       if (status.status === 'degraded') warnings.push(`${status.adapterId}: degraded: ${status.reasons.join('; ')}`);
     }
     const errors = checks.filter((c) => !c.ok).map((c) => `${c.name.slice('connectivity:'.length)}: unreachable: ${c.message}`);
+    if (this.transactions) {
+      const t = await this.transactions();
+      checks.push(...t.checks);
+      errors.push(...t.errors);
+      warnings.push(...t.warnings);
+    }
     return { valid: errors.length === 0, errors, warnings, checkedAt: new Date(), checks };
   }
 }

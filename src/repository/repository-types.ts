@@ -16,7 +16,8 @@ export type BackupType = 'full' | 'differential' | 'incremental';
 export interface RepositoryStorage {
   readonly description: string;
   put(key: string, data: Buffer): Promise<void>;
-  /** Like put, but fails with code 'EEXIST' when the key exists (used for chunks and WAL: first writer wins). */
+  /** Like put, but never overwrites: resolves true when it stored the object, false (no error) when the key already
+   * exists (used for chunks and WAL: first writer wins). */
   putIfAbsent(key: string, data: Buffer): Promise<boolean>;
   get(key: string): Promise<Buffer>;
   exists(key: string): Promise<boolean>;
@@ -156,4 +157,7 @@ export interface Repository {
   prune(options?: { dryRun?: boolean }): Promise<PruneResult>;
   lock(mode: 'shared' | 'exclusive', purpose: string, options?: { timeoutMs?: number }): Promise<RepositoryLock>;
   addPassphrase(newPassphrase: string): Promise<void>;
+  /** Stops the repository's worker threads (idempotent). Added after the first agreement, hence optional; the
+   * filesystem repository always has it, and idle workers never keep the process alive either way. */
+  close?(): Promise<void>;
 }

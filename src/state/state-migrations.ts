@@ -60,4 +60,24 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
       'CREATE UNIQUE INDEX job_runs_one_per_tick ON datakeep.job_runs (job, scheduled_for) WHERE scheduled_for IS NOT NULL',
     ],
   },
+  {
+    version: 4,
+    name: 'transaction coordinator log',
+    statements: [
+      // One row per distributed transaction, written before any branch is prepared; see src/transactions/coordinator-log.ts.
+      `CREATE TABLE datakeep.tx_log (
+         global_id text PRIMARY KEY,
+         node_id text NOT NULL,
+         state text NOT NULL CHECK (state IN ('active', 'last-resource', 'decided', 'finished')),
+         decision text CHECK (decision IN ('commit', 'abort')),
+         outcome text CHECK (outcome IN ('committed', 'aborted', 'in-doubt', 'heuristic-mixed')),
+         participants jsonb NOT NULL,
+         timeout_ms integer NOT NULL,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         state_at timestamptz NOT NULL DEFAULT now(),
+         finished_at timestamptz
+       )`,
+      'CREATE INDEX tx_log_open ON datakeep.tx_log (node_id, created_at) WHERE finished_at IS NULL',
+    ],
+  },
 ];

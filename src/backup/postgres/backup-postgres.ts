@@ -1,0 +1,213 @@
+import { open, realpath, stat } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import type { BackupType, BackupWriter, ManifestFileEntry, Repository } from '../../repository/repository-types.js';
+import { UsageError } from '../../errors/index.js';
+import { parseBackupLabel } from './backup-label.js';
+import { chooseParentBackup } from './choose-parent-backup.js';
+import { walkDataDirectory, type DataFile } from './data-directory-walk.js';
+import { isFileUnchanged } from './is-file-unchanged.js';
+import { PostgresBackupError } from './postgres-backup-error.js';
+import { type BackupSession, type PostgresConnection, withBackupSession } from './postgres-session.js';
+import { runBounded } from './run-bounded.js';
+import { completePostgresBackup } from './complete-postgres-backup.js';
+import type { PostgresBackupProgress, PostgresBackupResult } from './postgres-backup-result.js';
+import { readServerFacts, type ServerFacts } from './server-facts.js';
+
+export interface PostgresBackupOptions {
+  /** SQL access to the server, for pg_backup_start/pg_backup_stop on one session (superuser or pg_backup_start rights). */
+  connection: PostgresConnection;
+  /** The server's data directory, readable by this process (datakeep runs on the database host, as pgBackRest does). */
+  dataDirectory: string;
+  repository: Repository;
+  type: BackupType;
+  /** Name the backup is filed under in the repository (the configured database's name). */
+  database: string;
+  /** Backup id this one is relative to; default: the newest full (differential) or newest backup (incremental). */
+  parent?: string;
+  /** Files read and stored at once (default: the number of CPUs, at least 2). */
+  workers?: number;
+  /** How long to wait for the archiver to push the backup's WAL into the repository (default 120 s). */
+  walTimeoutMs?: number;
+  /**
+   * Files whose mtime is this close to the parent backup's start (or later) are read again even when size and mtime
+   * match: a write in the same clock tick as the parent's copy leaves the mtime unchanged (default 1000 ms).
+   */
+  timestampMarginMs?: number;
+  onProgress?: (progress: PostgresBackupProgress) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * A physical backup of a running PostgreSQL cluster with the engine's own protocol: `pg_backup_start` (fast
+ * checkpoint) on a dedicated session, the data directory's files stored through the repository (chunked, deduplicated,
+ * compressed, encrypted), `pg_backup_stop`, whose backup_label and tablespace_map are kept with the manifest. The
+ * backup completes only once every WAL segment from its start to its stop LSN is in the repository's WAL archive
+ * (pushed there by `archive_command = 'datakeep wal push %p'`); otherwise it is aborted and the error names the
+ * missing segments.
+ *
+ * Differential and incremental backups reuse the parent's entry for files whose size, mtime and mode are unchanged and
+ * whose mtime is safely older than the parent's start (pgBackRest's rule); the others are stored again, and the
+ * repository's chunk-level dedup keeps only their changed chunks.
+ */
+export async function backupPostgres(options: PostgresBackupOptions): Promise<PostgresBackupResult> {
+  const { repository, type, database } = options;
+  if (!['full', 'differential', 'incremental'].includes(type)) {
+    throw new UsageError('type', `"${String(type)}" is not a backup type; use full, differential or incremental`);
+  }
+  const workers = options.workers ?? Math.max(2, cpus().length);
+  if (!Number.isInteger(workers) || workers < 1) throw new UsageError('workers', `expected an integer >= 1, got ${String(workers)}`);
+  const dataDirectory = await realpath(options.dataDirectory).catch((error: unknown) => {
+    throw new UsageError('dataDirectory', `"${options.dataDirectory}" cannot be read (${(error as Error).message}); give the server's data directory, or back up over the replication protocol with backupPostgresStream`, { cause: error });
+  });
+
+  return withBackupSession(options.connection, async (session) => {
+    const facts = await readServerFacts(session);
+    await checkDataDirectory(facts, dataDirectory);
+    if (facts.archiveMode === 'off') {
+      throw new PostgresBackupError('backup-failed', `the server has archive_mode = off, so the backup's WAL would never reach the repository; set archive_mode = on and archive_command = 'datakeep wal push %p' (restart needed)`);
+    }
+    const parentSummary = chooseParent(await repository.list(), options, facts);
+    const parent = parentSummary ? await repository.manifest(parentSummary.backupId) : undefined;
+
+    const writer = await repository.beginBackup({ type, parent: parent?.backupId, database });
+    const progress = progressReporter(writer.backupId, options.onProgress);
+    let inBackupMode = false;
+    try {
+      // pgBackRest's rule: a file written in the same second as the copy starts may keep its mtime through a later
+      // change; starting right after a second boundary makes "older than the start" mean "older by a whole tick".
+      await sleep(1000 - (Date.now() % 1000) + 1);
+      const copyStartedAtMs = Date.now();
+      progress({ phase: 'starting' });
+      await startBackupMode(session, facts, `datakeep ${writer.backupId}`);
+      inBackupMode = true;
+
+      const listing = await walkDataDirectory(dataDirectory);
+      const control = listing.files.filter((f) => f.path === 'global/pg_control');
+      const others = listing.files.filter((f) => f.path !== 'global/pg_control');
+      const parentFiles = new Map((parent?.files ?? []).map((entry) => [entry.path, entry]));
+      const parentCopyStart = Number(parent?.metadata.copyStartedAtMs ?? Number.NaN);
+      const counters = { filesTotal: listing.files.length, filesDone: 0, filesReused: 0, bytesDone: 0, bytesStored: 0 };
+      const storeOne = async (file: DataFile): Promise<void> => {
+        options.signal?.throwIfAborted();
+        const outcome = await storeFile(writer, file, parentFiles.get(file.path), parentCopyStart, options.timestampMarginMs ?? 1000);
+        counters.filesDone += 1;
+        if (outcome) {
+          counters.bytesDone += outcome.size;
+          if (outcome.reused) counters.filesReused += 1;
+        }
+        progress({ phase: 'copying', ...counters });
+      };
+      await runBounded(others, workers, storeOne);
+      // pg_control last, as pg_basebackup sends it: the copy must not predate any other file's.
+      await runBounded(control, 1, storeOne);
+      if (control.length === 0) throw new PostgresBackupError('backup-failed', `${dataDirectory} has no global/pg_control; is it a PostgreSQL data directory?`);
+
+      const stop = await stopBackupMode(session, facts);
+      inBackupMode = false;
+      return await completePostgresBackup({
+        repository, writer, facts, labelFile: stop.labelFile, tablespaceMap: stop.tablespaceMap, stopLsn: stop.lsn,
+        stopTime: stop.time, walTimeoutMs: options.walTimeoutMs ?? 120_000, progress, signal: options.signal,
+        metadata: {
+          method: 'pg_backup_start',
+          dataDirectory,
+          copyStartedAtMs,
+          directories: listing.directories,
+          tablespaces: listing.tablespaces,
+          owner: await ownerOf(dataDirectory),
+          filesReused: counters.filesReused,
+          filesStored: counters.filesTotal - counters.filesReused,
+        },
+      });
+    } catch (error) {
+      if (inBackupMode) await stopBackupMode(session, facts).catch(() => undefined);
+      await writer.abort().catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+function chooseParent(summaries: Awaited<ReturnType<Repository['list']>>, options: PostgresBackupOptions, facts: ServerFacts) {
+  if (options.type === 'full') return undefined;
+  if (options.parent === undefined) return chooseParentBackup(summaries, options.database, options.type, facts.systemIdentifier);
+  const parent = summaries.find((s) => s.backupId === options.parent);
+  if (!parent) throw new PostgresBackupError('backup-not-found', `parent: no completed backup "${options.parent}" in the repository; list backups to pick one`);
+  if (parent.metadata.systemIdentifier !== undefined && parent.metadata.systemIdentifier !== facts.systemIdentifier) {
+    throw new PostgresBackupError('backup-failed', `parent: backup "${parent.backupId}" is of another cluster (system identifier ${String(parent.metadata.systemIdentifier)}, this server's is ${facts.systemIdentifier}); take a full backup`);
+  }
+  return parent;
+}
+
+async function checkDataDirectory(facts: ServerFacts, dataDirectory: string): Promise<void> {
+  if (facts.dataDirectory === undefined) return;
+  const serverSays = await realpath(facts.dataDirectory).catch(() => facts.dataDirectory!);
+  if (serverSays !== dataDirectory) {
+    throw new UsageError('dataDirectory', `"${dataDirectory}" is not this server's data directory (the server reports "${facts.dataDirectory}"); give the directory of the server the connection reaches`);
+  }
+}
+
+async function storeFile(writer: BackupWriter, file: DataFile, parentEntry: ManifestFileEntry | undefined, parentCopyStartMs: number, marginMs: number): Promise<{ size: number; reused: boolean } | undefined> {
+  let handle;
+  try {
+    handle = await open(file.absolutePath, 'r');
+  } catch (error) {
+    // Dropped (or truncated away) during the backup: WAL replay removes it from the restored cluster as well.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const info = await handle.stat();
+    const meta = { size: info.size, mtimeMs: info.mtimeMs, mode: info.mode & 0o7777 };
+    if (parentEntry && isFileUnchanged(parentEntry, meta, parentCopyStartMs, marginMs, Date.now())) {
+      writer.reuseFile(parentEntry);
+      return { size: parentEntry.size, reused: true };
+    }
+    const stream = handle.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false });
+    const entry = await writer.addFile(file.path, stream, meta);
+    return { size: entry.size, reused: false };
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+async function startBackupMode(session: BackupSession, facts: ServerFacts, label: string): Promise<void> {
+  // fast => true: an immediate checkpoint rather than a spread one, as pgBackRest's start-fast and pg_basebackup -c fast.
+  if (facts.versionNum >= 150000) await session.query('SELECT pg_backup_start($1, true)', [label]);
+  else await session.query('SELECT pg_start_backup($1, true, false)', [label]);
+}
+
+async function stopBackupMode(session: BackupSession, facts: ServerFacts): Promise<{ lsn: string; labelFile: string; tablespaceMap: string; time: string }> {
+  // wait_for_archive => false: the wait happens on the repository's archive instead (with a timeout and the missing
+  // names), which is the stronger proof; the WAL switch happens either way.
+  const sql = facts.versionNum >= 150000
+    ? 'SELECT lsn::text AS lsn, labelfile, spcmapfile, clock_timestamp() AS time FROM pg_backup_stop(false)'
+    : 'SELECT lsn::text AS lsn, labelfile, spcmapfile, clock_timestamp() AS time FROM pg_stop_backup(false, false)';
+  const rows = await session.query<{ lsn: string; labelfile: string; spcmapfile: string | null; time: Date }>(sql);
+  const row = rows[0];
+  if (!row) throw new PostgresBackupError('backup-failed', 'pg_backup_stop returned no row');
+  parseBackupLabel(row.labelfile);
+  return { lsn: row.lsn, labelFile: row.labelfile, tablespaceMap: row.spcmapfile ?? '', time: new Date(row.time).toISOString() };
+}
+
+async function ownerOf(path: string): Promise<{ uid: number; gid: number }> {
+  const info = await stat(path);
+  return { uid: info.uid, gid: info.gid };
+}
+
+function progressReporter(backupId: string, onProgress: PostgresBackupOptions['onProgress']): (update: Partial<PostgresBackupProgress> & Pick<PostgresBackupProgress, 'phase'>) => void {
+  let last: PostgresBackupProgress = { backupId, phase: 'starting', filesTotal: 0, filesDone: 0, filesReused: 0, bytesDone: 0, bytesStored: 0 };
+  return (update) => {
+    last = { ...last, ...update };
+    if (onProgress) {
+      try {
+        onProgress(last);
+      } catch {
+        // A progress display must never break a backup.
+      }
+    }
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+

@@ -1,0 +1,37 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PostgresBackupError } from './postgres-backup-error.js';
+
+/**
+ * Refuses a restore destination that holds anything: a running cluster's data directory above all (its postmaster.pid
+ * names a live process), and any non-empty directory (restoring over files would mix two clusters). Returns whether
+ * the directory exists (an empty one is used as is, e.g. a mount point).
+ */
+export async function checkRestoreDestination(to: string): Promise<boolean> {
+  let names: string[];
+  try {
+    names = await readdir(to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new PostgresBackupError('unsafe-destination', `to: cannot read "${to}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give an empty or non-existent directory`, { cause: error });
+  }
+  if (names.includes('postmaster.pid')) {
+    const pid = Number((await readFile(join(to, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n', 1)[0]);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+      throw new PostgresBackupError('unsafe-destination', `to: "${to}" is the data directory of a running PostgreSQL server (postmaster PID ${pid}); stop it and move its data aside, or restore into another directory`);
+    }
+  }
+  if (names.length > 0) {
+    throw new PostgresBackupError('unsafe-destination', `to: "${to}" is not empty (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}); restore into an empty or non-existent directory`);
+  }
+  return true;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,97 @@
+import { parseArgs } from 'node:util';
+import { DatakeepError } from '../../errors/index.js';
+import { openRepositoryForWal } from './open-repository-for-wal.js';
+import { walCheck } from './wal-check.js';
+import { walGet } from './wal-get.js';
+import { walPush } from './wal-push.js';
+
+export interface WalCommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Exit codes, chosen for PostgreSQL: `restore_command` exiting 1 means "not in the archive" (recovery ends there),
+ * while an exit status above 125 makes recovery stop with an error. A `wal get` that fails for any other reason
+ * (wrong passphrase, unreadable repository) must never look like the end of the archive, or the server would
+ * promote early and silently lose the rest of its history.
+ */
+export const WAL_EXIT = Object.freeze({ ok: 0, failed: 1, notFound: 1, gap: 1, usage: 2, getError: 255 });
+
+const USAGE = `usage:
+  datakeep wal push <path>            (archive_command = 'datakeep wal push %p --repo DIR')
+  datakeep wal get <name> <dest>      (restore_command = 'datakeep wal get %f "%p" --repo DIR')
+  datakeep wal check [--from SEGMENT|LSN] [--to SEGMENT|LSN] [--timeline N] [--json]
+options: --repo DIR (or DATAKEEP_REPO), --passphrase-file FILE (or DATAKEEP_REPO_PASSPHRASE / DATAKEEP_REPO_PASSPHRASE_FILE)`;
+
+/**
+ * `datakeep wal push|get|check`: what PostgreSQL runs once per WAL segment. Opens only the repository (path and
+ * passphrase), never the configuration's state store. Returns the exit code; never throws.
+ */
+export async function runWalCommand(argv: readonly string[], io: Partial<WalCommandIo> = {}): Promise<number> {
+  const out = io.stdout ?? ((text: string) => process.stdout.write(text));
+  const err = io.stderr ?? ((text: string) => process.stderr.write(text));
+  const env = io.env ?? process.env;
+  const [command, ...rest] = argv;
+  const failureCode = command === 'get' ? WAL_EXIT.getError : command === 'check' ? WAL_EXIT.usage : WAL_EXIT.failed;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      allowPositionals: true,
+      options: {
+        repo: { type: 'string' },
+        'passphrase-file': { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        timeline: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    err(`datakeep wal: ${(error as Error).message}\n${USAGE}\n`);
+    return command === 'get' ? WAL_EXIT.getError : WAL_EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  const access = { repositoryPath: values.repo, passphraseFile: values['passphrase-file'] };
+  try {
+    switch (command) {
+      case 'push': {
+        if (positionals.length !== 1) break;
+        const repository = await openRepositoryForWal(access, env);
+        const outcome = await walPush(repository, positionals[0]!).finally(() => repository.close());
+        if (outcome === 'already-present') err(`datakeep wal push: ${positionals[0]} was already archived with the same content\n`);
+        return WAL_EXIT.ok;
+      }
+      case 'get': {
+        if (positionals.length !== 2) break;
+        const repository = await openRepositoryForWal(access, env);
+        const found = await walGet(repository, positionals[0]!, positionals[1]!).finally(() => repository.close());
+        return found ? WAL_EXIT.ok : WAL_EXIT.notFound;
+      }
+      case 'check': {
+        if (positionals.length !== 0) break;
+        const repository = await openRepositoryForWal(access, env);
+        const report = await walCheck(repository, {
+          from: values.from,
+          to: values.to,
+          timeline: values.timeline === undefined ? undefined : Number.parseInt(values.timeline, 10),
+        }).finally(() => repository.close());
+        if (values.json) out(`${JSON.stringify(report)}\n`);
+        else if (report.ok) out(`WAL archive complete on timeline ${report.timeline}: ${report.segmentsChecked} segments from ${report.from ?? '-'} to ${report.to ?? '-'}\n`);
+        else out(`WAL archive has a gap: first missing segment ${report.firstMissing} (${report.missing.length}${report.missing.length === 100 ? '+' : ''} missing between ${report.from} and ${report.to})\n`);
+        return report.ok ? WAL_EXIT.ok : WAL_EXIT.gap;
+      }
+      default:
+        break;
+    }
+    err(`${USAGE}\n`);
+    return command === 'get' ? WAL_EXIT.getError : WAL_EXIT.usage;
+  } catch (error) {
+    const code = error instanceof DatakeepError ? ` [${error.code}]` : '';
+    err(`datakeep wal ${command ?? ''}${code}: ${(error as Error).message}\n`);
+    return failureCode;
+  }
+}
+

@@ -1,0 +1,163 @@
+import type { DatabaseAdapter, Row } from '../adapters/database-adapter.js';
+import type { Decision, DistributedOutcome, ParticipantRecord } from './transaction-types.js';
+
+export type LogState = 'active' | 'last-resource' | 'decided' | 'finished';
+
+export interface LogRecord {
+  readonly globalId: string;
+  readonly nodeId: string;
+  readonly state: LogState;
+  readonly decision: Decision | undefined;
+  readonly outcome: DistributedOutcome | undefined;
+  readonly participants: readonly ParticipantRecord[];
+  readonly timeoutMs: number;
+  readonly createdAt: Date;
+  /** Milliseconds since the row was written, and since its state last changed, by the state store's clock. */
+  readonly ageMs: number;
+  readonly stateAgeMs: number;
+}
+
+// Every write that recovery depends on (participants, last-resource claim, decision) is made durable before the
+// coordinator moves on, even when the state store's server runs with synchronous_commit = off: set_config(..., true)
+// is SET LOCAL inside the statement's own transaction, so one round trip does it. The join makes the planner
+// evaluate it.
+const DURABLE = "(SELECT set_config('synchronous_commit', 'on', true) AS sc) AS durable";
+// The finishing mark is only housekeeping: if it is lost, recovery finds nothing prepared and writes it again.
+const RELAXED = "(SELECT set_config('synchronous_commit', 'off', true) AS sc) AS relaxed";
+const COLUMNS = `global_id, node_id, state, decision, outcome, participants, timeout_ms, created_at,
+  (extract(epoch FROM (now() - created_at)) * 1000)::float8 AS age_ms,
+  (extract(epoch FROM (now() - state_at)) * 1000)::float8 AS state_age_ms`;
+
+/**
+ * The coordinator log in the state store (`datakeep.tx_log`): the participants before any prepare, the decision before
+ * phase 2, compare-and-set transitions so that a coordinator and a recovery pass never both decide.
+ */
+export class CoordinatorLog {
+  readonly #pending = new Map<string, DistributedOutcome>();
+  readonly #flushing = new Set<Promise<void>>();
+  #flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly adapter: () => Promise<DatabaseAdapter>) {}
+
+  async begin(record: { globalId: string; nodeId: string; participants: readonly ParticipantRecord[]; timeoutMs: number }): Promise<void> {
+    const db = await this.adapter();
+    await db.execute(
+      `INSERT INTO datakeep.tx_log (global_id, node_id, state, participants, timeout_ms)
+       SELECT ?, ?, 'active', ?::jsonb, ? FROM ${DURABLE}`,
+      [record.globalId, record.nodeId, JSON.stringify(record.participants), record.timeoutMs],
+    );
+  }
+
+  /** active -> last-resource: the one-phase participant is about to commit. False when recovery aborted it first. */
+  async claimLastResource(globalId: string): Promise<boolean> {
+    const db = await this.adapter();
+    const n = await db.execute(
+      `UPDATE datakeep.tx_log SET state = 'last-resource', state_at = now() FROM ${DURABLE}
+       WHERE global_id = ? AND state = 'active' AND decision IS NULL`,
+      [globalId],
+    );
+    return n === 1;
+  }
+
+  /** Records the decision if none is recorded yet and the state is one of `from`; false when another party decided. */
+  async decide(globalId: string, decision: Decision, from: readonly LogState[]): Promise<boolean> {
+    const db = await this.adapter();
+    const n = await db.execute(
+      `UPDATE datakeep.tx_log SET decision = ?, state = 'decided', state_at = now() FROM ${DURABLE}
+       WHERE global_id = ? AND decision IS NULL AND state = ANY(?::text[])`,
+      [decision, globalId, [...from]],
+    );
+    return n === 1;
+  }
+
+  /** An operator's decision: overrides whatever is recorded (the caller audits it). */
+  async overrideDecision(globalId: string, decision: Decision): Promise<void> {
+    const db = await this.adapter();
+    await db.execute(`UPDATE datakeep.tx_log SET decision = ?, state = 'decided', state_at = now() FROM ${DURABLE} WHERE global_id = ?`, [decision, globalId]);
+  }
+
+  async setOutcome(globalId: string, outcome: DistributedOutcome): Promise<void> {
+    const db = await this.adapter();
+    await db.execute(`UPDATE datakeep.tx_log SET outcome = ? FROM ${RELAXED} WHERE global_id = ?`, [outcome, globalId]);
+  }
+
+  /**
+   * Marks a transaction finished soon, together with the others finishing within a few milliseconds: one statement
+   * for many, off the caller's path. Losing it costs nothing (recovery finds nothing prepared and marks it again).
+   */
+  finishSoon(globalId: string, outcome: DistributedOutcome): void {
+    this.#pending.set(globalId, outcome);
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      void this.flush();
+    }, 2);
+  }
+
+  /** Writes the pending finish marks; resolves when they are written (or failed: they are only housekeeping). */
+  async flush(): Promise<void> {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const batch = [...this.#pending];
+    this.#pending.clear();
+    if (batch.length > 0) {
+      const write = (async () => {
+        const db = await this.adapter();
+        await db.execute(
+          `UPDATE datakeep.tx_log AS l SET state = 'finished', outcome = v.outcome, state_at = now(), finished_at = now()
+           FROM (SELECT unnest(?::text[]) AS id, unnest(?::text[]) AS outcome) AS v, ${RELAXED}
+           WHERE l.global_id = v.id`,
+          [batch.map(([id]) => id), batch.map(([, o]) => o)],
+        );
+      })().catch(() => undefined);
+      this.#flushing.add(write);
+      void write.finally(() => this.#flushing.delete(write));
+    }
+    await Promise.all([...this.#flushing]);
+  }
+
+  async finish(globalId: string, outcome: DistributedOutcome): Promise<void> {
+    const db = await this.adapter();
+    await db.execute(
+      `UPDATE datakeep.tx_log SET state = 'finished', outcome = ?, state_at = now(), finished_at = now() FROM ${RELAXED} WHERE global_id = ?`,
+      [outcome, globalId],
+    );
+  }
+
+  /** Unfinished transactions, of one node or of all. */
+  async open(nodeId?: string): Promise<LogRecord[]> {
+    const db = await this.adapter();
+    const rows = nodeId === undefined
+      ? await db.query(`SELECT ${COLUMNS} FROM datakeep.tx_log WHERE finished_at IS NULL ORDER BY created_at`)
+      : await db.query(`SELECT ${COLUMNS} FROM datakeep.tx_log WHERE finished_at IS NULL AND node_id = ? ORDER BY created_at`, [nodeId]);
+    return rows.map(toRecord);
+  }
+
+  async get(globalIds: readonly string[]): Promise<Map<string, LogRecord>> {
+    if (globalIds.length === 0) return new Map();
+    const db = await this.adapter();
+    const rows = await db.query(`SELECT ${COLUMNS} FROM datakeep.tx_log WHERE global_id = ANY(?::text[])`, [[...globalIds]]);
+    return new Map(rows.map((r) => [String(r.global_id), toRecord(r)]));
+  }
+
+  /** Removes finished records older than `days`. */
+  async prune(days: number): Promise<number> {
+    const db = await this.adapter();
+    return db.execute(`DELETE FROM datakeep.tx_log WHERE finished_at < now() - make_interval(days => ?)`, [days]);
+  }
+}
+
+function toRecord(r: Row): LogRecord {
+  const participants = typeof r.participants === 'string' ? (JSON.parse(r.participants) as ParticipantRecord[]) : (r.participants as ParticipantRecord[]);
+  return {
+    globalId: String(r.global_id),
+    nodeId: String(r.node_id),
+    state: r.state as LogState,
+    decision: (r.decision as Decision | null) ?? undefined,
+    outcome: (r.outcome as DistributedOutcome | null) ?? undefined,
+    participants,
+    timeoutMs: Number(r.timeout_ms),
+    createdAt: r.created_at as Date,
+    ageMs: Number(r.age_ms),
+    stateAgeMs: Number(r.state_age_ms),
+  };
+}

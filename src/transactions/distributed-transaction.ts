@@ -1,0 +1,240 @@
+import type { IsolationLevel } from '../adapters/capabilities.js';
+import type { TransactionContext } from '../adapters/database-adapter.js';
+import { ConnectionError, DatakeepError, TimeoutError, TransactionError, UsageError } from '../errors/index.js';
+import type { Logger } from '../util/logger.js';
+import type { CoordinatorLog } from './coordinator-log.js';
+import { DistributedTransactionError } from './distributed-transaction-error.js';
+import type { PlannedParticipants } from './participant-factory.js';
+import { newGlobalId } from './transaction-ids.js';
+import type { DistributedContext, DistributedOutcome, DistributedResult, TransactionStep } from './transaction-types.js';
+import type { XaBranchHandle } from './xa-participant.js';
+
+export interface CoordinatorCounters {
+  committed: number;
+  aborted: number;
+  inDoubt: number;
+  heuristicMixed: number;
+}
+
+export interface CoordinatorDeps {
+  readonly nodeId: string;
+  readonly log: CoordinatorLog;
+  /** Global ids running in this process: recovery leaves them alone. */
+  readonly live: Set<string>;
+  readonly logger: Logger;
+  readonly counters: CoordinatorCounters;
+}
+
+export interface RunSettings {
+  readonly timeoutMs: number;
+  readonly isolationLevel: IsolationLevel | undefined;
+  readonly onStep: ((step: TransactionStep, globalId: string) => void | Promise<void>) | undefined;
+}
+
+export function markerKey(nodeId: string, globalId: string): string {
+  return `datakeep:tx:${nodeId}:${globalId}`;
+}
+
+/**
+ * One distributed transaction, coordinated with presumed abort:
+ *
+ * 1. the participant list and global id are logged (durably) while the branches begin and the caller's work runs;
+ * 2. every XA branch prepares (in parallel), only after the log write is durable;
+ * 3. with a last resource: the log moves to `last-resource` (compare-and-set), then the one-phase participant
+ *    commits its work and a marker atomically: that commit is the decision;
+ * 4. the commit decision is logged (compare-and-set: fails if recovery aborted the transaction meanwhile);
+ * 5. every XA branch commits (in parallel); the log is marked finished (not durably: recovery redoes it if lost).
+ *
+ * Any failure before the decision rolls everything back. After the decision nothing rolls back: a participant that
+ * does not answer leaves the transaction `in-doubt` for recovery to finish.
+ */
+export async function runDistributed<T>(deps: CoordinatorDeps, plan: PlannedParticipants, fn: (tx: DistributedContext) => Promise<T>, settings: RunSettings): Promise<DistributedResult<T>> {
+  const globalId = newGlobalId();
+  const deadline = Date.now() + settings.timeoutMs;
+  const step = async (name: TransactionStep) => {
+    if (settings.onStep) await settings.onStep(name, globalId);
+  };
+  deps.live.add(globalId);
+  try {
+    return await new Coordinator<T>(deps, plan, settings, globalId, deadline, step).run(fn);
+  } finally {
+    deps.live.delete(globalId);
+  }
+}
+
+class Coordinator<T> {
+  readonly #branches: XaBranchHandle[] = [];
+  #logged: Promise<void> | undefined;
+  #prepared = false;
+
+  constructor(
+    private readonly deps: CoordinatorDeps,
+    private readonly plan: PlannedParticipants,
+    private readonly settings: RunSettings,
+    private readonly globalId: string,
+    private readonly deadline: number,
+    private readonly step: (name: TransactionStep) => Promise<void>,
+  ) {}
+
+  async run(fn: (tx: DistributedContext) => Promise<T>): Promise<DistributedResult<T>> {
+    const { deps, plan, globalId } = this;
+    this.#logged = deps.log.begin({ globalId, nodeId: deps.nodeId, participants: plan.records, timeoutMs: this.settings.timeoutMs });
+    this.#logged.catch(() => undefined);
+    let value: T;
+    const lr = plan.lastResource;
+    let lastResourcePartial: unknown;
+    try {
+      await this.#beginBranches();
+      if (!lr) {
+        value = await fn(this.#context(undefined));
+        await this.#prepareAll();
+      } else {
+        let bodyDone = false;
+        try {
+          value = await lr.resource.run(markerKey(deps.nodeId, globalId), async (lrContext) => {
+            const v = await fn(this.#context({ adapterId: lr.record.adapterId, context: lrContext }));
+            await this.#prepareAll();
+            if (!(await deps.log.claimLastResource(globalId))) {
+              throw new TransactionError(lr.record.adapterId, 'recovery aborted this transaction before its last resource committed (it ran past the recovery grace period)');
+            }
+            await this.step('last-resource');
+            bodyDone = true;
+            return v;
+          });
+        } catch (error) {
+          if (!bodyDone) throw error;
+          // The one-phase commit failed or its answer was lost: the marker tells whether it happened.
+          const committed = await lr.resource.hasMarker(markerKey(deps.nodeId, globalId)).catch(() => undefined);
+          if (committed === undefined || (committed === false && isOutcomeUnknown(error))) {
+            await Promise.allSettled(this.#branches.map((b) => b.release()));
+            deps.counters.inDoubt += 1;
+            throw new DistributedTransactionError(globalId, 'in-doubt', `the last resource ${lr.record.adapterId} did not confirm its commit; every other participant is prepared and recovery will commit or roll them back according to its marker`, { cause: error });
+          }
+          if (!committed) throw error;
+          // Committed, but part of the block failed (Redis applies the rest of a MULTI block): decide commit anyway.
+          lastResourcePartial = error;
+        }
+        await this.step('last-resource-committed');
+      }
+    } catch (error) {
+      if (error instanceof DistributedTransactionError && error.outcome === 'in-doubt') throw error;
+      await this.#abort(error);
+      deps.counters.aborted += 1;
+      throw error instanceof DistributedTransactionError ? error : new DistributedTransactionError(globalId, 'aborted', `every participant rolled back: ${messageOf(error)}`, { cause: error, decision: 'abort' });
+    }
+
+    const decided = await this.deps.log.decide(globalId, 'commit', lr ? ['last-resource'] : ['active']).catch((error: unknown) => error);
+    if (decided !== true) {
+      if (decided === false && !lr) {
+        await this.#abort(new Error('recovery aborted the transaction'));
+        deps.counters.aborted += 1;
+        throw new DistributedTransactionError(globalId, 'aborted', 'recovery aborted this transaction before its commit decision was logged (it ran past the recovery grace period); every participant rolled back', { decision: 'abort' });
+      }
+      if (decided === false) {
+        await Promise.allSettled(this.#branches.map((b) => b.rollback()));
+        deps.counters.heuristicMixed += 1;
+        await deps.log.setOutcome(globalId, 'heuristic-mixed').catch(() => undefined);
+        throw new DistributedTransactionError(globalId, 'heuristic-mixed', `the last resource ${lr!.record.adapterId} committed after recovery had aborted the other participants`, { decision: 'abort' });
+      }
+      // The state store did not answer: without a durable decision the transaction is undecided. Recovery decides
+      // it (by the marker when there is a last resource, else it aborts).
+      await Promise.allSettled(this.#branches.map((b) => b.release()));
+      deps.counters.inDoubt += 1;
+      throw new DistributedTransactionError(globalId, 'in-doubt', `the commit decision could not be logged: ${messageOf(decided)}`, { cause: decided });
+    }
+    await this.step('decided');
+
+    const results = await Promise.allSettled(this.#branches.map(async (b) => {
+      await b.commit();
+      await this.step(`committed:${b.branch}`);
+    }));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.allSettled(this.#branches.map((b) => b.release()));
+      deps.counters.inDoubt += 1;
+      await deps.log.setOutcome(globalId, 'in-doubt').catch(() => undefined);
+      throw new DistributedTransactionError(globalId, 'in-doubt', `the commit is decided and logged, but a participant did not confirm it (${messageOf(failed.reason)}); recovery will finish the commit`, { decision: 'commit', cause: failed.reason });
+    }
+    const outcome: DistributedOutcome = lastResourcePartial ? 'heuristic-mixed' : 'committed';
+    // Housekeeping only, off the caller's path: if it is lost, recovery finds nothing prepared and marks it again.
+    deps.log.finishSoon(globalId, outcome);
+    if (lr) {
+      await lr.resource.clearMarker(markerKey(deps.nodeId, globalId)).catch((error: unknown) => {
+        deps.logger.log('warn', 'could not remove a last-resource marker (it expires)', { globalId, error: messageOf(error) });
+      });
+    }
+    await this.step('finished');
+    if (lastResourcePartial) {
+      deps.counters.heuristicMixed += 1;
+      throw new DistributedTransactionError(globalId, 'heuristic-mixed', `committed, but the last resource ${lr!.record.adapterId} applied its work only in part: ${messageOf(lastResourcePartial)}`, { decision: 'commit', cause: lastResourcePartial });
+    }
+    deps.counters.committed += 1;
+    return { globalId, outcome: 'committed', value: value! };
+  }
+
+  /**
+   * One session per branch, taken one after the other in adapter-id order: every transaction takes pooled sessions in
+   * the same order, so two transactions can never each hold one pool's last session while waiting for the other's.
+   */
+  async #beginBranches(): Promise<void> {
+    const ordered = [...this.plan.xa].sort((a, b) => (a.record.adapterId < b.record.adapterId ? -1 : a.record.adapterId > b.record.adapterId ? 1 : 0));
+    for (const { record, participant } of ordered) {
+      this.#branches.push(await participant.begin({ nodeId: this.deps.nodeId, globalId: this.globalId, branch: record.branch }, { isolationLevel: this.settings.isolationLevel, deadline: this.deadline }));
+    }
+  }
+
+  async #prepareAll(): Promise<void> {
+    await this.#logged;
+    await this.step('logged');
+    if (Date.now() > this.deadline) {
+      throw new TimeoutError('operation', `the distributed transaction passed its timeout (${this.settings.timeoutMs} ms) before every branch was prepared`, { timeoutMs: this.settings.timeoutMs });
+    }
+    const results = await Promise.allSettled(this.#branches.map(async (b) => {
+      await b.prepare();
+      await this.step(`prepared:${b.branch}`);
+    }));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    this.#prepared = true;
+  }
+
+  /** Rolls back every branch; what cannot be rolled back now (a lost connection) is left to recovery (no decision = abort). */
+  async #abort(reason: unknown): Promise<void> {
+    const logged = await this.#logged?.then(() => true, () => false);
+    if (logged) {
+      // Durable, so that recovery rolls back what is left at once instead of waiting for the grace period.
+      await this.deps.log.decide(this.globalId, 'abort', ['active', 'last-resource']).catch(() => undefined);
+    }
+    const results = await Promise.allSettled(this.#branches.map((b) => b.rollback()));
+    const left = results.filter((r) => r.status === 'rejected').length;
+    if (logged) {
+      if (left === 0) await this.deps.log.finish(this.globalId, 'aborted').catch(() => undefined);
+      else await this.deps.log.setOutcome(this.globalId, 'aborted').catch(() => undefined);
+    }
+    this.deps.logger.log('debug', 'distributed transaction aborted', { globalId: this.globalId, reason: messageOf(reason), leftToRecovery: left, prepared: this.#prepared });
+  }
+
+  #context(lastResource: { adapterId: string; context: TransactionContext } | undefined): DistributedContext {
+    const contexts = new Map<string, TransactionContext>(this.#branches.map((b) => [b.adapterId, b.context]));
+    if (lastResource) contexts.set(lastResource.adapterId, lastResource.context);
+    return {
+      globalId: this.globalId,
+      on: <C extends TransactionContext = TransactionContext>(adapterId: string): C => {
+        const context = contexts.get(adapterId);
+        if (!context) {
+          throw new UsageError('adapterId', `"${adapterId}" is not a participant of this distributed transaction; participants: ${[...contexts.keys()].join(', ')}`);
+        }
+        return context as C;
+      },
+    };
+  }
+}
+
+function isOutcomeUnknown(error: unknown): boolean {
+  return error instanceof ConnectionError || error instanceof TimeoutError || (error instanceof TransactionError && /outcome is unknown/.test(error.message));
+}
+
+export function messageOf(error: unknown): string {
+  if (error instanceof DatakeepError || error instanceof Error) return error.message;
+  return String(error);
+}

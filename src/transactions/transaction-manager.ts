@@ -1,0 +1,355 @@
+import type { TransactionContext } from '../adapters/database-adapter.js';
+import type { DatakeepContext } from '../datakeep-context.js';
+import { CapabilityError, LifecycleError, UsageError } from '../errors/index.js';
+import { defaultActor } from '../state/state-store.js';
+import { CoordinatorLog, type LogRecord } from './coordinator-log.js';
+import { markerKey, messageOf, runDistributed, type CoordinatorCounters } from './distributed-transaction.js';
+import { runLocalTransaction } from './local-transaction.js';
+import { lastResourceFor, planParticipants, xaParticipantFor } from './participant-factory.js';
+import { scanPrepared } from './prepared-scan.js';
+import { assertNodeId, defaultNodeId, isGlobalId } from './transaction-ids.js';
+import { TransactionRecovery } from './transaction-recovery.js';
+import type {
+  DistributedContext,
+  DistributedOptions,
+  DistributedOutcome,
+  DistributedResult,
+  LocalTransactionOptions,
+  PreparedBranch,
+  RecoveryReport,
+  ResolveResult,
+  TransactionManagerOptions,
+  TransactionMetrics,
+  TransactionView,
+} from './transaction-types.js';
+
+const DEFAULTS = { recoveryInterval: 30_000, recoveryGrace: 60_000, defaultTimeout: 30_000, stalePreparedAfter: 600_000 };
+
+export interface TransactionValidation {
+  readonly checks: { name: string; ok: boolean; message: string }[];
+  readonly errors: string[];
+  readonly warnings: string[];
+}
+
+/**
+ * `dm.transactions`: local transactions on one database, distributed transactions over several (two-phase commit with
+ * a coordinator log in the state store, at most one one-phase participant committed last), recovery of in-doubt
+ * transactions (at first use of distributed transactions and then periodically), and the operator's view and
+ * resolution. See docs/transactions.md.
+ */
+export class TransactionManager {
+  #options: Required<Omit<TransactionManagerOptions, 'nodeId'>> & { nodeId: string | undefined } = { ...DEFAULTS, nodeId: undefined };
+  readonly #live = new Set<string>();
+  readonly #counters: CoordinatorCounters = { committed: 0, aborted: 0, inDoubt: 0, heuristicMixed: 0 };
+  #nodeId: Promise<string> | undefined;
+  #log: CoordinatorLog | undefined;
+  #recovery: TransactionRecovery | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #started = false;
+  #pass: Promise<RecoveryReport> | undefined;
+  #closed = false;
+
+  constructor(private readonly context: () => DatakeepContext) {}
+
+  /** Sets the coordinator's options; allowed until the first distributed transaction or recovery pass. */
+  configure(options: TransactionManagerOptions): void {
+    if (this.#nodeId) throw new LifecycleError('transactions.configure() after the coordinator started; call it right after initialize()');
+    if (options === null || typeof options !== 'object') throw new UsageError('options', 'expected {nodeId, recoveryInterval, recoveryGrace, defaultTimeout, stalePreparedAfter}');
+    if (options.nodeId !== undefined) assertNodeId(options.nodeId, 'options.nodeId');
+    for (const key of ['recoveryInterval', 'recoveryGrace', 'defaultTimeout', 'stalePreparedAfter'] as const) {
+      const value = options[key];
+      if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new UsageError(`options.${key}`, `expected an integer >= 0 (milliseconds), got ${String(value)}`);
+    }
+    if (options.defaultTimeout === 0) throw new UsageError('options.defaultTimeout', 'must be at least 1 ms');
+    this.#options = { ...this.#options, ...stripUndefined(options) };
+  }
+
+  /** This coordinator's node id: configured, or derived from the host name and the state store's location. */
+  nodeId(): Promise<string> {
+    this.#nodeId ??= (async () => {
+      if (this.#options.nodeId) return this.#options.nodeId;
+      return defaultNodeId((await this.context().state()).location);
+    })().catch((error: unknown) => {
+      this.#nodeId = undefined;
+      throw error;
+    });
+    return this.#nodeId;
+  }
+
+  /**
+   * A transaction on one database: the adapter's `transaction()` with its isolation levels (an unsupported level is a
+   * CapabilityError), read-only mode, savepoints and nested calls as savepoints, plus `timeout`.
+   */
+  async run<T>(adapterId: string, fn: (tx: TransactionContext) => Promise<T>, options?: LocalTransactionOptions): Promise<T> {
+    return runLocalTransaction(this.context().registry.get(adapterId), fn, options);
+  }
+
+  /**
+   * A distributed transaction over the databases with these ids: PostgreSQL and MariaDB/MySQL prepare (two-phase
+   * commit); at most one Redis or MongoDB database is committed last. Resolves only when every participant committed;
+   * otherwise rejects with a DistributedTransactionError whose `outcome` is `aborted`, `in-doubt` or `heuristic-mixed`.
+   */
+  async distributed<T>(participants: readonly string[], fn: (tx: DistributedContext) => Promise<T>, options: DistributedOptions = {}): Promise<DistributedResult<T>> {
+    if (this.#closed) throw new LifecycleError('the transaction manager is closed');
+    if (!Array.isArray(participants)) throw new UsageError('participants', 'expected an array of database ids, e.g. ["orders", "billing"]');
+    if (typeof fn !== 'function') throw new UsageError('fn', 'expected a function (tx) => Promise<result>');
+    const timeout = options.timeout ?? this.#options.defaultTimeout;
+    if (!Number.isInteger(timeout) || timeout < 1) throw new UsageError('options.timeout', `expected an integer >= 1 (milliseconds), got ${String(options.timeout)}`);
+    if (options.onStep !== undefined && typeof options.onStep !== 'function') throw new UsageError('options.onStep', 'expected a function (step, globalId) => void');
+    const registry = this.context().registry;
+    const plan = planParticipants(participants.map((id) => registry.get(id)));
+    if (options.isolationLevel !== undefined) {
+      for (const { participant } of plan.xa) {
+        const adapter = registry.get(participant.adapterId);
+        if (!adapter.capabilities.isolationLevels.includes(options.isolationLevel)) {
+          throw new CapabilityError(adapter.id, `isolation level "${options.isolationLevel}"`, `${adapter.type} offers ${adapter.capabilities.isolationLevels.join(', ')}`, 'Choose one of those levels; datakeep never downgrades silently');
+        }
+      }
+    }
+    const nodeId = await this.nodeId();
+    this.start();
+    return runDistributed({ nodeId, log: this.#coordinatorLog(), live: this.#live, logger: this.context().logger, counters: this.#counters }, plan, fn, {
+      timeoutMs: timeout,
+      isolationLevel: options.isolationLevel,
+      onStep: options.onStep,
+    });
+  }
+
+  /**
+   * Starts recovery: one pass now (in the background) and then every `recoveryInterval` ms on an unref'd timer, until
+   * close(). Called by the first distributed transaction; call it at start-up to recover without waiting for one.
+   */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    void this.recover().catch((error: unknown) => this.context().logger.log('warn', 'transaction recovery failed', { error: messageOf(error) }));
+    if (this.#options.recoveryInterval > 0) {
+      this.#timer = setInterval(() => {
+        if (this.#pass) return;
+        void this.recover().catch((error: unknown) => {
+          if (error instanceof LifecycleError) this.#stopTimer();
+          else this.context().logger.log('warn', 'transaction recovery failed', { error: messageOf(error) });
+        });
+      }, this.#options.recoveryInterval);
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * One recovery pass (see TransactionRecovery); concurrent calls share it. Call it again after a failover: prepared
+   * transactions survive promotion, and the new primary's are then finished.
+   */
+  recover(): Promise<RecoveryReport> {
+    if (this.#closed) return Promise.reject(new LifecycleError('the transaction manager is closed'));
+    this.#pass ??= (async () => {
+      try {
+        return await (await this.#recoveryEngine()).pass();
+      } finally {
+        this.#pass = undefined;
+      }
+    })();
+    return this.#pass;
+  }
+
+  /** Unfinished logged transactions (every node) and every prepared branch on the participants, grouped by global id. */
+  async list(): Promise<TransactionView[]> {
+    const registry = this.context().registry;
+    const [open, scan] = await Promise.all([this.#coordinatorLog().open(), scanPrepared(registry.all(), { all: true })]);
+    const byId = new Map<string, { record: LogRecord | undefined; prepared: PreparedBranch[] }>();
+    for (const record of open) byId.set(record.globalId, { record, prepared: [] });
+    const unlogged = scan.branches.filter((b) => b.prepared.globalId !== undefined && !byId.has(b.prepared.globalId)).map((b) => b.prepared.globalId!);
+    for (const [id, record] of await this.#coordinatorLog().get([...new Set(unlogged)])) byId.set(id, { record, prepared: [] });
+    for (const { prepared } of scan.branches) {
+      const key = prepared.globalId ?? prepared.transactionId;
+      const entry = byId.get(key) ?? { record: undefined, prepared: [] };
+      entry.prepared.push(prepared);
+      byId.set(key, entry);
+    }
+    const views: TransactionView[] = [];
+    for (const [globalId, { record, prepared }] of byId) {
+      const oldestPrepared = prepared.reduce<number | undefined>((age, p) => (p.preparedAt ? Math.max(age ?? 0, (Date.now() - p.preparedAt.getTime()) / 1000) : age), undefined);
+      views.push({
+        globalId,
+        nodeId: record?.nodeId ?? prepared[0]?.nodeId,
+        state: record?.state ?? 'unlogged',
+        decision: record?.decision,
+        outcome: record?.outcome,
+        participants: record?.participants ?? [],
+        createdAt: record?.createdAt,
+        ageSeconds: record ? Math.round(record.ageMs / 100) / 10 : oldestPrepared === undefined ? undefined : Math.round(oldestPrepared * 10) / 10,
+        prepared,
+        inDoubt: !this.#live.has(globalId) && (prepared.length > 0 || (record?.decision !== undefined && record.state !== 'finished')),
+      });
+    }
+    return views.sort((a, b) => (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0));
+  }
+
+  /**
+   * The operator's resolution of one distributed transaction: commits or rolls back every prepared branch carrying
+   * its global id and records the decision; audited (with `dryRun`, only audited). Refuses a commit that would split
+   * the transaction (a branch not prepared, a last resource that did not commit) and a transaction running in this
+   * process. Overriding a recorded decision after some branches finished is allowed and reported `heuristic-mixed`.
+   */
+  async resolve(globalId: string, action: 'commit' | 'rollback', options: { dryRun?: boolean; actor?: string } = {}): Promise<ResolveResult> {
+    if (!isGlobalId(globalId)) throw new UsageError('ID', `"${String(globalId)}" is not a datakeep global transaction id; datakeep tx list shows them`);
+    if (action !== 'commit' && action !== 'rollback') throw new UsageError('action', 'expected "commit" or "rollback" (--commit or --rollback)');
+    if (this.#live.has(globalId)) throw new UsageError('ID', `transaction ${globalId} is running in this process; let its coordinator finish it`);
+    const registry = this.context().registry;
+    const log = this.#coordinatorLog();
+    const record = (await log.get([globalId])).get(globalId);
+    const scan = await scanPrepared(registry.all());
+    const branches = scan.branches.filter((b) => b.prepared.globalId === globalId);
+    if (!record && branches.length === 0) {
+      throw new UsageError('ID', `no transaction ${globalId}: it is neither in the coordinator log nor prepared on any configured database; datakeep tx list shows what is`);
+    }
+    const xaParticipants = record?.participants.filter((p) => p.role === 'xa') ?? [];
+    for (const p of xaParticipants) {
+      if (scan.unreachable.has(p.adapterId)) throw new UsageError('ID', `participant ${p.adapterId} cannot be reached (${scan.unreachable.get(p.adapterId)}); resolve once it is back`);
+    }
+    const lrRecord = record?.participants.find((p) => p.role === 'last-resource');
+    let lrCommitted: boolean | undefined;
+    if (lrRecord && record) {
+      const lr = lastResourceFor(registry.get(lrRecord.adapterId));
+      lrCommitted = lr ? await lr.hasMarker(markerKey(record.nodeId, globalId)) : undefined;
+    }
+    const finishedAlready = xaParticipants.length - branches.length;
+    if (action === 'commit' && record && record.decision !== 'commit') {
+      if (finishedAlready > 0) {
+        throw new UsageError('--commit', `${finishedAlready} of ${xaParticipants.length} branches of ${globalId} are no longer prepared (rolled back or never prepared), so committing the others would split the transaction; use --rollback`);
+      }
+      if (lrRecord && lrCommitted !== true) {
+        throw new UsageError('--commit', `the last resource ${lrRecord.adapterId} did not commit (no marker), so committing the prepared branches would split the transaction; use --rollback`);
+      }
+    }
+    let outcome: DistributedOutcome = action === 'commit' ? 'committed' : 'aborted';
+    if (action === 'rollback' && ((record?.decision === 'commit' && finishedAlready > 0) || lrCommitted === true)) outcome = 'heuristic-mixed';
+    const actor = options.actor ?? defaultActor();
+    const dryRun = options.dryRun ?? false;
+    const state = await this.context().state();
+    const details = {
+      action,
+      previousDecision: record?.decision ?? null,
+      outcome,
+      branches: branches.map((b) => ({ adapterId: b.participant.adapterId, transactionId: b.prepared.transactionId })),
+    };
+    if (dryRun) {
+      await state.audit({ actor, action: 'tx.resolve', target: globalId, dryRun: true, details });
+      return { globalId, action, outcome, finished: [], dryRun: true };
+    }
+    if (record) await log.overrideDecision(globalId, action === 'commit' ? 'commit' : 'abort');
+    const finished: string[] = [];
+    const stuck: string[] = [];
+    for (const { participant, prepared } of branches) {
+      const result = await participant.finish({ nodeId: prepared.nodeId!, globalId, branch: prepared.branch! }, action === 'commit');
+      if (result === 'attached') stuck.push(`${participant.adapterId} branch ${prepared.branch}`);
+      else finished.push(prepared.transactionId);
+    }
+    if (record && stuck.length === 0) await log.finish(globalId, outcome);
+    await state.audit({ actor, action: 'tx.resolve', target: globalId, details: { ...details, finished, stuck } });
+    if (stuck.length > 0) {
+      throw new UsageError('ID', `${stuck.join(', ')} still belong to a live session (its coordinator is running); the decision is recorded and recovery finishes them once that session ends`);
+    }
+    return { globalId, action, outcome, finished, dryRun: false };
+  }
+
+  /** Counters of this process plus what the participants and the log hold now (prepared branches, in-doubt records). */
+  async metrics(): Promise<TransactionMetrics> {
+    const registry = this.context().registry;
+    const [scan, open] = await Promise.all([scanPrepared(registry.all(), { all: true }), this.#coordinatorLog().open().catch(() => [] as LogRecord[])]);
+    const ages = scan.branches.map((b) => b.prepared.preparedAt).filter((d): d is Date => d !== undefined).map((d) => (Date.now() - d.getTime()) / 1000);
+    const doubtful = open.filter((r) => !this.#live.has(r.globalId) && (r.decision !== undefined || r.ageMs > r.timeoutMs));
+    return {
+      inFlight: this.#live.size,
+      ...this.#counters,
+      recoveryPasses: this.#recovery?.passes ?? 0,
+      prepared: { count: scan.branches.length, oldestAgeSeconds: ages.length ? round1(Math.max(...ages)) : undefined },
+      inDoubtLogged: { count: doubtful.length, oldestAgeSeconds: doubtful.length ? round1(Math.max(...doubtful.map((r) => r.ageMs)) / 1000) : undefined },
+    };
+  }
+
+  /**
+   * What validateSystem() reports: each XA-capable database that cannot prepare (PostgreSQL max_prepared_transactions
+   * = 0) as a warning naming the setting; prepared branches and in-doubt transactions as warnings, as errors once older
+   * than `stalePreparedAfter` (they hold locks and block VACUUM).
+   */
+  async validate(): Promise<TransactionValidation> {
+    const result: TransactionValidation = { checks: [], errors: [], warnings: [] };
+    const registry = this.context().registry;
+    for (const adapter of registry.all()) {
+      const participant = xaParticipantFor(adapter);
+      if (!participant) continue;
+      try {
+        const reason = await participant.cannotPrepare();
+        result.checks.push({ name: `transactions:prepare:${adapter.id}`, ok: reason === undefined, message: reason ?? 'can prepare transactions' });
+        if (reason) result.warnings.push(`${adapter.id}: unable to take part in distributed transactions: ${reason}`);
+      } catch (error) {
+        result.checks.push({ name: `transactions:prepare:${adapter.id}`, ok: false, message: messageOf(error) });
+      }
+    }
+    const scan = await scanPrepared(registry.all(), { all: true });
+    const staleSeconds = this.#options.stalePreparedAfter / 1000;
+    const byAdapter = new Map<string, PreparedBranch[]>();
+    for (const { prepared } of scan.branches) byAdapter.set(prepared.adapterId, [...(byAdapter.get(prepared.adapterId) ?? []), prepared]);
+    for (const [adapterId, prepared] of byAdapter) {
+      const ages = prepared.map((p) => (p.preparedAt ? (Date.now() - p.preparedAt.getTime()) / 1000 : 0));
+      const oldest = Math.max(...ages);
+      const stale = ages.filter((a) => a > staleSeconds).length;
+      const message = `${prepared.length} prepared transaction(s)${oldest > 0 ? `, oldest ${Math.round(oldest)} s` : ''}: ${prepared.map((p) => p.transactionId).slice(0, 5).join(', ')}${prepared.length > 5 ? ', ...' : ''}`;
+      result.checks.push({ name: `transactions:prepared:${adapterId}`, ok: stale === 0, message });
+      if (stale > 0) result.errors.push(`${adapterId}: ${stale} prepared transaction(s) older than ${staleSeconds} s hold locks and block VACUUM; finish them with datakeep tx list / datakeep tx resolve ID --commit|--rollback`);
+      else result.warnings.push(`${adapterId}: ${message}`);
+    }
+    try {
+      const open = await this.#coordinatorLog().open();
+      const doubtful = open.filter((r) => !this.#live.has(r.globalId) && (r.decision !== undefined || r.ageMs > r.timeoutMs));
+      const stale = doubtful.filter((r) => r.ageMs > this.#options.stalePreparedAfter);
+      result.checks.push({ name: 'transactions:in-doubt', ok: stale.length === 0, message: `${doubtful.length} in-doubt distributed transaction(s) in the coordinator log` });
+      if (stale.length > 0) result.errors.push(`${stale.length} distributed transaction(s) in doubt for more than ${staleSeconds} s (${stale.map((r) => r.globalId).slice(0, 5).join(', ')}); recovery has not finished them: see datakeep tx list`);
+      else if (doubtful.length > 0) result.warnings.push(`${doubtful.length} distributed transaction(s) in doubt; recovery is finishing them`);
+    } catch (error) {
+      result.warnings.push(`cannot read the transaction coordinator log: ${messageOf(error)}`);
+    }
+    return result;
+  }
+
+  /** Stops periodic recovery and waits for a pass in flight. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopTimer();
+    await this.#pass?.catch(() => undefined);
+    await this.#log?.flush();
+  }
+
+  #stopTimer(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #coordinatorLog(): CoordinatorLog {
+    this.#log ??= new CoordinatorLog(async () => (await this.context().state()).adapter);
+    return this.#log;
+  }
+
+  async #recoveryEngine(): Promise<TransactionRecovery> {
+    if (!this.#recovery) {
+      const nodeId = await this.nodeId();
+      this.#recovery ??= new TransactionRecovery({
+        nodeId,
+        log: this.#coordinatorLog(),
+        live: this.#live,
+        logger: this.context().logger,
+        adapters: () => this.context().registry.all(),
+        graceMs: this.#options.recoveryGrace,
+      });
+    }
+    return this.#recovery;
+  }
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

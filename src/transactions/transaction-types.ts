@@ -1,0 +1,148 @@
+import type { IsolationLevel } from '../adapters/capabilities.js';
+import type { TransactionContext, TransactionOptions } from '../adapters/database-adapter.js';
+
+/**
+ * How a distributed transaction ended:
+ * - `committed`: every participant committed;
+ * - `aborted`: every participant rolled back (or never prepared);
+ * - `in-doubt`: the outcome is not known yet (a participant did not answer during commit, the last resource's commit
+ *   was lost with its connection): recovery finishes it, always to one outcome for every participant;
+ * - `heuristic-mixed`: some participants committed and others rolled back (an operator resolved a branch against the
+ *   recorded decision, or a last resource committed after recovery had already aborted the others).
+ */
+export type DistributedOutcome = 'committed' | 'aborted' | 'in-doubt' | 'heuristic-mixed';
+
+/** The coordinator's decision, as logged. No decision means abort (presumed abort). */
+export type Decision = 'commit' | 'abort';
+
+/**
+ * The points of a distributed transaction where the coordinator calls `onStep`, in order:
+ * `logged` (participants and global id durable, nothing prepared), `prepared:N` after branch N prepared,
+ * `last-resource` (before the one-phase participant commits), `last-resource-committed`, `decided` (commit decision
+ * durable), `committed:N` after branch N committed, `finished`.
+ */
+export type TransactionStep = string;
+
+export interface LocalTransactionOptions extends TransactionOptions {
+  /**
+   * Milliseconds the whole transaction may take. Statements are bounded by the server (PostgreSQL `statement_timeout`,
+   * MariaDB `max_statement_time`) to what is left, statements after the deadline are refused, and a callback that
+   * returns after it is rolled back, never committed: a TimeoutError with `kind: 'operation'`.
+   */
+  timeout?: number;
+}
+
+export interface DistributedOptions {
+  /** Milliseconds from start until every branch must be prepared (default 30000); past it the transaction aborts. */
+  timeout?: number;
+  /** Isolation level of every SQL branch; an engine that cannot honour it is a CapabilityError before anything runs. */
+  isolationLevel?: IsolationLevel;
+  /**
+   * Called at each step (see TransactionStep) and awaited. A seam for tracing and for fault injection in tests (a
+   * test's child process kills itself here); production code never needs it.
+   */
+  onStep?: (step: TransactionStep, globalId: string) => void | Promise<void>;
+}
+
+/** What the callback of `distributed()` receives: one transaction context per participant. */
+export interface DistributedContext {
+  readonly globalId: string;
+  /**
+   * The participant's context: for PostgreSQL and MariaDB a SQL branch (`query`, `execute`, savepoints); for Redis a
+   * RedisTransactionContext (`queue`); for MongoDB a MongoTransactionContext. Name the type you expect:
+   * `tx.on<RedisTransactionContext>('cache')`.
+   */
+  on<C extends TransactionContext = TransactionContext>(adapterId: string): C;
+}
+
+export interface DistributedResult<T> {
+  readonly globalId: string;
+  readonly outcome: 'committed';
+  readonly value: T;
+}
+
+export interface ParticipantRecord {
+  /** 1-based branch number: the last part of the branch's transaction id. */
+  readonly branch: string;
+  readonly adapterId: string;
+  readonly type: string;
+  /** `xa`: prepared, then committed; `last-resource`: committed in one phase after every `xa` branch prepared. */
+  readonly role: 'xa' | 'last-resource';
+}
+
+/** A prepared branch as found on a participant (pg_prepared_xacts, XA RECOVER). */
+export interface PreparedBranch {
+  readonly adapterId: string;
+  readonly type: string;
+  /** The id as the server shows it (PostgreSQL gid; MariaDB gtrid:bqual as text). */
+  readonly transactionId: string;
+  readonly nodeId: string | undefined;
+  readonly globalId: string | undefined;
+  readonly branch: string | undefined;
+  /** When it was prepared (PostgreSQL only). */
+  readonly preparedAt: Date | undefined;
+}
+
+/** One distributed transaction as `list()` shows it. */
+export interface TransactionView {
+  readonly globalId: string;
+  readonly nodeId: string | undefined;
+  /** `active`, `last-resource`, `decided`, `finished`, or `unlogged` for prepared branches with no log record. */
+  readonly state: string;
+  readonly decision: Decision | undefined;
+  readonly outcome: DistributedOutcome | undefined;
+  readonly participants: readonly ParticipantRecord[];
+  readonly createdAt: Date | undefined;
+  readonly ageSeconds: number | undefined;
+  readonly prepared: readonly PreparedBranch[];
+  /** True when a decision is recorded but branches are still prepared, or branches are prepared with no decision. */
+  readonly inDoubt: boolean;
+}
+
+export interface ResolveResult {
+  readonly globalId: string;
+  readonly action: 'commit' | 'rollback';
+  readonly outcome: DistributedOutcome;
+  readonly finished: readonly string[];
+  readonly dryRun: boolean;
+}
+
+export interface RecoveryReport {
+  readonly committed: readonly string[];
+  readonly rolledBack: readonly string[];
+  /** Global ids recovery could not finish in this pass (a participant unreachable, a branch still attached). */
+  readonly pending: readonly string[];
+  /** Global ids left alone in this pass: young, live in this process, or seen for the first time (two-pass rule). */
+  readonly deferred: readonly string[];
+  readonly errors: readonly string[];
+}
+
+export interface TransactionMetrics {
+  readonly inFlight: number;
+  readonly committed: number;
+  readonly aborted: number;
+  readonly inDoubt: number;
+  readonly heuristicMixed: number;
+  readonly recoveryPasses: number;
+  /** Branches prepared on the participants right now (every coordinator), and the oldest one's age. */
+  readonly prepared: { readonly count: number; readonly oldestAgeSeconds: number | undefined };
+  /** Logged transactions with a decision whose branches are not all finished, and the oldest one's age. */
+  readonly inDoubtLogged: { readonly count: number; readonly oldestAgeSeconds: number | undefined };
+}
+
+export interface TransactionManagerOptions {
+  /** This coordinator's id in every transaction id (default: host name + hash of the state store location). */
+  nodeId?: string;
+  /** Milliseconds between recovery passes (default 30000); 0 turns periodic recovery off. */
+  recoveryInterval?: number;
+  /**
+   * Milliseconds an undecided transaction must have existed before recovery rolls it back (default 60000). Keep it
+   * above the longest distributed transaction: a live transaction caught by recovery is aborted, safely (the decision
+   * is a compare-and-set in the log), but needlessly.
+   */
+  recoveryGrace?: number;
+  /** Default `timeout` of distributed transactions (default 30000 ms). */
+  defaultTimeout?: number;
+  /** Prepared branches older than this are validation errors (default 600000 ms): they hold locks and block VACUUM. */
+  stalePreparedAfter?: number;
+}

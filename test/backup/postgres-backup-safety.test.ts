@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { backupPostgres, PostgresBackupError, restorePostgres } from '../../src/backup/postgres/index.js';
+import type { BackupType } from '../../src/repository/repository-types.js';
+import { startArchivingPostgres, type ArchivingPostgres } from '../support/archiving-postgres.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const DB = 'bench';
+let env: ArchivingPostgres;
+
+before(async () => {
+  env = await startArchivingPostgres('pgsafety');
+  // pgbench -i -s 5: 500,000 accounts, about 75 MB of tables and indexes.
+  await env.cluster.runAsPostgres('pgbench', ['-h', env.cluster.host, '-p', String(env.cluster.port), '-i', '-s', '5', '-q', 'postgres'], { timeoutMs: 120_000 });
+});
+after(async () => {
+  await env?.destroy();
+});
+
+function backup(type: BackupType) {
+  return backupPostgres({ connection: { host: env.cluster.host, port: env.cluster.port, user: 'postgres', database: 'postgres' }, dataDirectory: env.cluster.dataDir, repository: env.repository, type, database: DB });
+}
+
+describe('PostgreSQL backup safety', () => {
+  it('an incremental after updating 1 % of pgbench_accounts stores a small fraction of the full', async () => {
+    const full = await backup('full');
+    await env.cluster.query('UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= 5000');
+    await env.cluster.query('CHECKPOINT');
+    const incremental = await backup('incremental');
+    const reused = Number(incremental.manifest.metadata.filesReused);
+    console.log(`full: ${full.sizeBytes} bytes of files, ${full.storedBytes} stored; incremental after a 1 % update: ${incremental.sizeBytes} bytes of files, ${incremental.storedBytes} stored (${(100 * incremental.storedBytes / full.storedBytes).toFixed(1)} % of the full), ${reused} of ${incremental.manifest.files.length} files reused unread`);
+    assert.equal(incremental.parent, full.backupId);
+    assert.ok(reused > 0, 'unchanged files are reused without reading');
+    assert.ok(incremental.storedBytes < 0.25 * full.storedBytes, `incremental stored ${incremental.storedBytes}, full ${full.storedBytes}`);
+    // Every file of the full is accounted for in the incremental (reused or stored again).
+    assert.ok(Math.abs(incremental.sizeBytes - full.sizeBytes) < 0.2 * full.sizeBytes);
+  });
+
+  it('a backup killed with SIGKILL midway is not listed nor restorable, and the next backup succeeds', async () => {
+    const args = JSON.stringify({ repositoryPath: env.repositoryPath, passphrase: env.passphrase, dataDirectory: env.cluster.dataDir, port: env.cluster.port, type: 'full', database: DB });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/postgres-backup-worker.ts'), args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    let killedId: string | undefined;
+    let buffered = '';
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+    child.stdout.on('data', (data: Buffer) => {
+      buffered += data.toString();
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buffered.slice(0, newline)) as { backupId?: string; phase?: string; filesDone?: number; filesTotal?: number };
+        buffered = buffered.slice(newline + 1);
+        // Midway: the server is in backup mode and files are being stored.
+        if (killedId === undefined && line.phase === 'copying' && (line.filesDone ?? 0) >= 5 && (line.filesDone ?? 0) < (line.filesTotal ?? 0)) {
+          killedId = line.backupId;
+          child.kill('SIGKILL');
+        }
+      }
+    });
+    const signal = await exited;
+    assert.equal(signal, 'SIGKILL', `the worker finished before it was killed: ${stderr}`);
+    assert.ok(killedId);
+
+    const listed = await env.repository.list();
+    assert.ok(!listed.some((b) => b.backupId === killedId), 'the killed backup is not listed');
+    const to = env.restoreDir('restored-killed');
+    await assert.rejects(
+      restorePostgres({ repository: env.repository, backupId: killedId!, to, restoreCommand: env.restoreCommand }),
+      (error: unknown) => error instanceof PostgresBackupError && error.reason === 'backup-not-found');
+    assert.equal(existsSync(to), false, 'nothing was written');
+
+    // The killed session took its backup mode with it: pg_backup_start works again at once.
+    const next = await backup('full');
+    assert.ok((await env.repository.list()).some((b) => b.backupId === next.backupId));
+    const pruned = await env.repository.prune();
+    assert.ok(pruned.chunksRemoved >= 0);
+  });
+
+  it('a chunk corrupted on disk: verify names it and restore refuses before writing anything', async () => {
+    const latest = (await env.repository.list()).at(-1)!;
+    const manifest = await env.repository.manifest(latest.backupId);
+    const victim = [...manifest.files].sort((a, b) => b.size - a.size)[0]!;
+    const chunk = victim.chunks[0]!;
+    const chunkPath = join(env.repositoryPath, 'chunks', chunk.slice(0, 2), chunk);
+    const fd = openSync(chunkPath, 'r+');
+    const middle = Math.floor(statSync(chunkPath).size / 2);
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, middle);
+    writeSync(fd, Buffer.from([byte[0]! ^ 0xff]), 0, 1, middle);
+    closeSync(fd);
+
+    const report = await env.repository.verify(latest.backupId);
+    assert.equal(report.ok, false);
+    assert.ok(report.problems.some((p) => p.chunk === chunk), JSON.stringify(report.problems));
+
+    const to = env.restoreDir('restored-corrupt');
+    await assert.rejects(
+      restorePostgres({ repository: env.repository, backupId: latest.backupId, to, restoreCommand: env.restoreCommand }),
+      (error: unknown) => {
+        assert.ok(error instanceof PostgresBackupError, String(error));
+        assert.equal(error.reason, 'backup-corrupt');
+        assert.ok(error.items.some((item) => item.includes(chunk)), error.items.join(', '));
+        return true;
+      });
+    assert.equal(existsSync(to), false, 'nothing was written');
+  });
+});

@@ -1,0 +1,38 @@
+/**
+ * A coordinator in a process of its own, for the crash tests: runs one distributed transaction over pg1, pg2, maria
+ * and cache and SIGKILLs itself when the coordinator reaches the step named on the command line. The fault goes in
+ * through the coordinator's `onStep` option (a seam any caller has), not through anything production code reads.
+ *
+ *   node --import tsx test/support/tx-coordinator-worker.ts '{"settings": ..., "step": "decided", "row": 7, "prefix": "dk-tx-..:"}'
+ */
+import { DataManager } from '../../src/data-manager.js';
+import type { DatabaseConfig } from '../../src/config/database-config.js';
+import type { RedisTransactionContext } from '../../src/engines/redis/redis-transaction-context.js';
+import type { TransactionManagerOptions } from '../../src/transactions/transaction-types.js';
+import { silentLogger } from '../../src/util/logger.js';
+
+interface WorkerInput {
+  settings: { databases: DatabaseConfig[]; stateUrl: string; transactions: TransactionManagerOptions };
+  step: string;
+  row: number;
+  prefix: string;
+}
+
+const input = JSON.parse(process.argv[2]!) as WorkerInput;
+const dm = new DataManager({ config: { databases: input.settings.databases, state: { url: input.settings.stateUrl } }, logger: silentLogger });
+await dm.initialize();
+dm.transactions.configure({ ...input.settings.transactions, recoveryInterval: 0 });
+try {
+  const result = await dm.transactions.distributed(['pg1', 'pg2', 'maria', 'cache'], async (tx) => {
+    for (const id of ['pg1', 'pg2', 'maria']) await tx.on(id).execute('INSERT INTO t (id, v) VALUES (?, ?)', [input.row, 'crash']);
+    tx.on<RedisTransactionContext>('cache').queue(['SET', `${input.prefix}t:${input.row}`, 'crash']);
+  }, {
+    onStep: (step, globalId) => {
+      process.stdout.write(`${step} ${globalId}\n`);
+      if (step === input.step) process.kill(process.pid, 'SIGKILL');
+    },
+  });
+  process.stdout.write(`outcome ${result.outcome}\n`);
+} finally {
+  await dm.close();
+}

@@ -1,9 +1,8 @@
-import { DataManager } from '../data-manager.js';
 import { loadConfig } from '../config/load-config.js';
 import { UsageError } from '../errors/index.js';
 import type { BackupConfig } from '../backup/backup-config.js';
 import { toJson } from './cli-io.js';
-import type { CommandContext } from './commands.js';
+import { withManager, type CommandContext } from './commands.js';
 import { EXIT } from './exit-codes.js';
 import { formatBytes, ProgressLine } from './progress-line.js';
 
@@ -30,16 +29,6 @@ function backupConfig(ctx: CommandContext, flags: BackupFlags): BackupConfig {
     type: 'full', compression: true, encryption: true, retention: { daily: 7, weekly: 4, monthly: 12, yearly: 5 },
     ...section, destination, ...(flags.type ? { type: flags.type as BackupConfig['type'] } : {}),
   };
-}
-
-async function withManager<T>(ctx: CommandContext, fn: (dm: DataManager) => Promise<T>): Promise<T> {
-  const dm = new DataManager({ configFile: ctx.configFile });
-  try {
-    await dm.initialize();
-    return await fn(dm);
-  } finally {
-    await dm.close();
-  }
 }
 
 /** `datakeep backup ...`: a thin layer over dm.backups, with a progress line on long runs. */

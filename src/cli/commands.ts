@@ -13,7 +13,8 @@ export interface CommandContext {
   positionals: string[];
 }
 
-async function withManager<T>(ctx: CommandContext, fn: (dm: DataManager) => Promise<T>): Promise<T> {
+/** Runs `fn` with an initialized DataManager from the command's configuration, closing it afterwards. */
+export async function withManager<T>(ctx: CommandContext, fn: (dm: DataManager) => Promise<T>): Promise<T> {
   const dm = new DataManager({ configFile: ctx.configFile });
   try {
     await dm.initialize();

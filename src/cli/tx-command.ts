@@ -1,8 +1,7 @@
-import { DataManager } from '../data-manager.js';
 import { UsageError } from '../errors/index.js';
 import type { TransactionView } from '../transactions/transaction-types.js';
 import { toJson } from './cli-io.js';
-import type { CommandContext } from './commands.js';
+import { withManager, type CommandContext } from './commands.js';
 import { EXIT } from './exit-codes.js';
 
 export interface TxFlags {
@@ -42,16 +41,6 @@ export async function txCommand(ctx: CommandContext, flags: TxFlags): Promise<nu
     });
   }
   throw new UsageError('tx', `unknown subcommand "${sub ?? ''}"; ${USAGE}`);
-}
-
-async function withManager<T>(ctx: CommandContext, fn: (dm: DataManager) => Promise<T>): Promise<T> {
-  const dm = new DataManager({ configFile: ctx.configFile });
-  try {
-    await dm.initialize();
-    return await fn(dm);
-  } finally {
-    await dm.close();
-  }
 }
 
 function formatView(v: TransactionView): string {

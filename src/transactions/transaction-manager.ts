@@ -299,6 +299,9 @@ export class TransactionManager {
       if (stale > 0) result.errors.push(`${adapterId}: ${stale} prepared transaction(s) older than ${staleSeconds} s hold locks and block VACUUM; finish them with datakeep tx list / datakeep tx resolve ID --commit|--rollback`);
       else result.warnings.push(`${adapterId}: ${message}`);
     }
+    // Without an XA-capable database no distributed transaction can exist, and reading the log would open the state
+    // store (seconds for the embedded one) for nothing.
+    if (!registry.all().some((adapter) => xaParticipantFor(adapter) !== undefined)) return result;
     try {
       const open = await this.#coordinatorLog().open();
       const doubtful = open.filter((r) => !this.#live.has(r.globalId) && (r.decision !== undefined || r.ageMs > r.timeoutMs));

@@ -2,6 +2,7 @@ import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { LifecycleError } from '../errors/index.js';
+import { processAlive } from './process-alive.js';
 
 /**
  * An exclusive, crash-safe claim on a directory by one process: `PATH.lock` holds `pid@host`. A lock left by a process
@@ -35,7 +36,7 @@ export class ProcessDirLock {
         const holder = readHolder(this.#path);
         // Our own pid is a live holder only if this process really holds it; otherwise it is a previous incarnation
         // with the same pid (a restarted container's pid 1).
-        const live = holder !== undefined && (holder.pid === process.pid ? heldHere.has(this.#path) : isAlive(holder.pid));
+        const live = holder !== undefined && (holder.pid === process.pid ? heldHere.has(this.#path) : processAlive(holder.pid));
         if (holder && holder.host === hostname() && live) {
           throw new LifecycleError(
             `${this.#path.slice(0, -5)} is in use by process ${holder.pid} on this host; an embedded database belongs to one process at a time. ` +
@@ -67,14 +68,5 @@ function readHolder(path: string): { pid: number; host: string } | undefined {
     return Number.isInteger(n) && n > 0 && host ? { pid: n, host } : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PostgresBackupError } from './postgres-backup-error.js';
+import { processAlive } from '../../util/process-alive.js';
 
 /**
  * Refuses a restore destination that holds anything: a running cluster's data directory above all (its postmaster.pid
@@ -17,7 +18,7 @@ export async function checkRestoreDestination(to: string): Promise<boolean> {
   }
   if (names.includes('postmaster.pid')) {
     const pid = Number((await readFile(join(to, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n', 1)[0]);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
       throw new PostgresBackupError('unsafe-destination', `to: "${to}" is the data directory of a running PostgreSQL server (postmaster PID ${pid}); stop it and move its data aside, or restore into another directory`);
     }
   }
@@ -25,13 +26,4 @@ export async function checkRestoreDestination(to: string): Promise<boolean> {
     throw new PostgresBackupError('unsafe-destination', `to: "${to}" is not empty (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}); restore into an empty or non-existent directory`);
   }
   return true;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -1,11 +1,12 @@
 import type { SqlDatabaseAdapter } from '../../adapters/database-adapter.js';
 import { MigrationError } from '../../errors/index.js';
 import type { LockHolder, MigrationLock } from './migration-lock.js';
+import { SessionHold } from './session-hold.js';
 
 /** MariaDB/MySQL `GET_LOCK` on a dedicated session: released by the server when the session ends. */
 export class MariadbNamedLock implements MigrationLock {
   readonly kind = 'named lock (GET_LOCK)';
-  #hold: { release: () => void; done: Promise<void>; lost: unknown } | undefined;
+  #hold: SessionHold | undefined;
 
   constructor(
     private readonly adapter: SqlDatabaseAdapter,
@@ -13,30 +14,22 @@ export class MariadbNamedLock implements MigrationLock {
     private readonly name: string,
   ) {}
 
-  acquire(timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolveAcquired, rejectAcquired) => {
-      let release!: () => void;
-      const released = new Promise<void>((r) => (release = r));
-      const state = { release, done: Promise.resolve(), lost: undefined as unknown };
-      let acquired = false;
-      state.done = this.adapter
-        .withSession(async (session) => {
-          const rows = await session.query<{ ok: number | null }>('SELECT GET_LOCK(?, ?) AS ok', [this.name, Math.max(0, Math.ceil(timeoutMs / 1000))]);
-          if (Number(rows[0]?.ok) !== 1) {
-            const holder = await this.holder();
-            throw new MigrationError('lock-timeout', this.database, `another migration runner holds the lock "${this.name}" and did not release it within ${timeoutMs} ms: ${holder?.description ?? 'holder unknown'}. Wait for it; if it hangs, KILL its connection and the lock goes with it`);
-          }
-          acquired = true;
-          this.#hold = state;
-          resolveAcquired();
-          await released;
-          await session.query('SELECT RELEASE_LOCK(?)', [this.name]);
-        })
-        .catch((error: unknown) => {
-          if (!acquired) rejectAcquired(error);
-          else state.lost ??= error;
-        });
-    });
+  async acquire(timeoutMs: number): Promise<void> {
+    const hold = new SessionHold();
+    await hold.start(
+      this.adapter,
+      async (session) => {
+        const rows = await session.query<{ ok: number | null }>('SELECT GET_LOCK(?, ?) AS ok', [this.name, Math.max(0, Math.ceil(timeoutMs / 1000))]);
+        if (Number(rows[0]?.ok) !== 1) {
+          const holder = await this.holder();
+          throw new MigrationError('lock-timeout', this.database, `another migration runner holds the lock "${this.name}" and did not release it within ${timeoutMs} ms: ${holder?.description ?? 'holder unknown'}. Wait for it; if it hangs, KILL its connection and the lock goes with it`);
+        }
+      },
+      async (session) => {
+        await session.query('SELECT RELEASE_LOCK(?)', [this.name]);
+      },
+    );
+    this.#hold = hold;
   }
 
   assertHeld(): void {
@@ -47,9 +40,7 @@ export class MariadbNamedLock implements MigrationLock {
   async release(): Promise<void> {
     const hold = this.#hold;
     this.#hold = undefined;
-    if (!hold) return;
-    hold.release();
-    await hold.done;
+    await hold?.release();
   }
 
   async holder(): Promise<LockHolder | undefined> {

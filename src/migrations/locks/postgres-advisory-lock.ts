@@ -3,6 +3,7 @@ import type { DedicatedSession, SqlDatabaseAdapter } from '../../adapters/databa
 import { MigrationError } from '../../errors/index.js';
 import { sleep } from '../../resilience/backoff.js';
 import { newLockOwner } from './lock-owner.js';
+import { SessionHold } from './session-hold.js';
 import type { LockHolder, MigrationLock } from './migration-lock.js';
 
 /** A stable 64-bit advisory lock key for a name, split as PostgreSQL stores it in pg_locks (classid, objid). */
@@ -20,7 +21,7 @@ export function advisoryKey(name: string): { key: bigint; classid: number; objid
 export class PostgresAdvisoryLock implements MigrationLock {
   readonly kind = 'advisory lock';
   readonly #key: ReturnType<typeof advisoryKey>;
-  #hold: { release: () => void; done: Promise<void>; lost: unknown } | undefined;
+  #hold: SessionHold | undefined;
 
   constructor(
     private readonly adapter: SqlDatabaseAdapter,
@@ -30,39 +31,21 @@ export class PostgresAdvisoryLock implements MigrationLock {
     this.#key = advisoryKey(lockName);
   }
 
-  acquire(timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolveAcquired, rejectAcquired) => {
-      let release!: () => void;
-      const released = new Promise<void>((r) => (release = r));
-      const state = { release, done: Promise.resolve(), lost: undefined as unknown };
-      let acquired = false;
-      state.done = this.adapter
-        .withSession(async (session) => {
-          await this.waitFor(session, timeoutMs);
-          const { token } = newLockOwner();
-          await session.query("SELECT set_config('application_name', ?, false)", [`datakeep-migrate ${token}`.slice(0, 63)]);
-          acquired = true;
-          this.#hold = state;
-          resolveAcquired();
-          // Keep the session busy-free but watched: a dead connection means a lost lock.
-          const heartbeat = setInterval(() => {
-            session.query('SELECT 1').catch((error: unknown) => {
-              state.lost ??= error;
-            });
-          }, 5000);
-          heartbeat.unref();
-          try {
-            await released;
-          } finally {
-            clearInterval(heartbeat);
-          }
-          await session.query('SELECT pg_advisory_unlock(?::bigint)', [this.#key.key.toString()]);
-        })
-        .catch((error: unknown) => {
-          if (!acquired) rejectAcquired(error);
-          else state.lost ??= error;
-        });
-    });
+  async acquire(timeoutMs: number): Promise<void> {
+    const hold = new SessionHold();
+    await hold.start(
+      this.adapter,
+      async (session) => {
+        await this.waitFor(session, timeoutMs);
+        const { token } = newLockOwner();
+        await session.query("SELECT set_config('application_name', ?, false)", [`datakeep-migrate ${token}`.slice(0, 63)]);
+      },
+      async (session) => {
+        await session.query('SELECT pg_advisory_unlock(?::bigint)', [this.#key.key.toString()]);
+      },
+      5000,
+    );
+    this.#hold = hold;
   }
 
   private async waitFor(session: DedicatedSession, timeoutMs: number): Promise<void> {
@@ -90,9 +73,7 @@ export class PostgresAdvisoryLock implements MigrationLock {
   async release(): Promise<void> {
     const hold = this.#hold;
     this.#hold = undefined;
-    if (!hold) return;
-    hold.release();
-    await hold.done;
+    await hold?.release();
   }
 
   async holder(): Promise<LockHolder | undefined> {

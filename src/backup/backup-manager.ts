@@ -13,6 +13,15 @@ import { backupPostgres, backupPostgresStream, pickBackupForTime, resolvePassphr
 import { decideRetention, walOrder, type RetentionPolicy } from './retention-policy.js';
 
 /** Used when `encryption: false`: objects stay authenticated, but the key is not secret (documented). */
+interface OpenedRepository {
+  readonly path: string;
+  readonly repository: Repository;
+}
+
+async function closeAll(repos: readonly OpenedRepository[]): Promise<void> {
+  await Promise.all(repos.map((r) => r.repository.close?.()));
+}
+
 const PUBLIC_PASSPHRASE = 'datakeep-unencrypted-repository';
 
 export interface DatabaseBackupResult {
@@ -101,8 +110,12 @@ export class BackupManager {
       const repositoryPath = join(config.destination, adapter.id);
       const dataDirectory = await this.readableDataDirectory(adapter);
       const repository = await this.openOrInit(repositoryPath, passphrase, config, dataDirectory);
-      results.push(await this.backupOne(adapter, repository, repositoryPath, config, dataDirectory, options));
-      expired.push(await this.expireIn(adapter.id, repository, config.retention, false));
+      try {
+        results.push(await this.backupOne(adapter, repository, repositoryPath, config, dataDirectory, options));
+        expired.push(await this.expireIn(adapter.id, repository, config.retention, false));
+      } finally {
+        await repository.close?.();
+      }
     }
     const first = results[0]!;
     return {
@@ -139,7 +152,16 @@ export class BackupManager {
   async restoreBackup(backupId: string | undefined, options: RestoreOptions = {}): Promise<{ backupId: string; database: string; to: string; started: boolean; recoverySettings: readonly string[] }> {
     const destination = this.destination(options.destination);
     const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
-    const found = await this.findBackup(destination, passphrase, backupId, options);
+    const repos = await this.repositories(destination, passphrase);
+    try {
+      return await this.restoreFrom(repos, destination, backupId, options);
+    } finally {
+      await closeAll(repos);
+    }
+  }
+
+  private async restoreFrom(repos: OpenedRepository[], destination: string, backupId: string | undefined, options: RestoreOptions): Promise<{ backupId: string; database: string; to: string; started: boolean; recoverySettings: readonly string[] }> {
+    const found = await this.findBackup(repos, destination, backupId, options);
     const to = resolvePath(options.to ?? join(destination, 'restores', `${found.summary.backupId}-${new Date().toISOString().replace(/[:.]/g, '')}`));
     const command = [...datakeepCommandLine(), 'wal', 'get', '%f', '%p', '--repo', found.path];
     const passphraseFile = this.#lastConfig?.passphraseFile ?? process.env.DATAKEEP_REPO_PASSPHRASE_FILE;
@@ -164,8 +186,13 @@ export class BackupManager {
     const destination = this.destination(options.destination);
     const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
     const out: (BackupSummary & { repository: string })[] = [];
-    for (const { path, repository } of await this.repositories(destination, passphrase)) {
-      for (const summary of await repository.list()) out.push({ ...summary, repository: path });
+    const repos = await this.repositories(destination, passphrase);
+    try {
+      for (const { path, repository } of repos) {
+        for (const summary of await repository.list()) out.push({ ...summary, repository: path });
+      }
+    } finally {
+      await closeAll(repos);
     }
     return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   }
@@ -173,8 +200,12 @@ export class BackupManager {
   async verifyBackup(backupId: string, options: { destination?: string } = {}): Promise<VerifyReport> {
     const destination = this.destination(options.destination);
     const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
-    const found = await this.findBackup(destination, passphrase, backupId, {});
-    return found.repository.verify(backupId);
+    const repos = await this.repositories(destination, passphrase);
+    try {
+      return await (await this.findBackup(repos, destination, backupId, {})).repository.verify(backupId);
+    } finally {
+      await closeAll(repos);
+    }
   }
 
   /** Applies a retention policy (default: the last config's) to every repository; `dryRun` only reports. Audited. */
@@ -184,9 +215,13 @@ export class BackupManager {
     if (!retention) throw new UsageError('retention', 'no retention policy given; pass {daily, weekly, monthly, yearly} (or call createBackup/setupBackups first)');
     const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
     const out: ExpireResult[] = [];
-    for (const { path, repository } of await this.repositories(destination, passphrase)) {
-      const database = path.split('/').pop()!;
-      out.push(await this.expireIn(database, repository, retention, options.dryRun ?? false, options.prune ?? true));
+    const repos = await this.repositories(destination, passphrase);
+    try {
+      for (const { path, repository } of repos) {
+        out.push(await this.expireIn(path.split('/').pop()!, repository, retention, options.dryRun ?? false, options.prune ?? true));
+      }
+    } finally {
+      await closeAll(repos);
     }
     return out;
   }
@@ -223,14 +258,19 @@ export class BackupManager {
     const destination = this.destination(options.destination);
     const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
     const out: (PruneResult & { repository: string })[] = [];
-    for (const { path, repository } of await this.repositories(destination, passphrase)) {
-      const lock = await repository.lock('exclusive', 'prune');
-      try {
-        out.push({ ...(await repository.prune({ dryRun: options.dryRun })), repository: path });
-      } finally {
-        await lock.release();
+    const repos = await this.repositories(destination, passphrase);
+    try {
+      for (const { path, repository } of repos) {
+        const lock = await repository.lock('exclusive', 'prune');
+        try {
+          out.push({ ...(await repository.prune({ dryRun: options.dryRun })), repository: path });
+        } finally {
+          await lock.release();
+        }
+        await this.audit('backup.prune', path, options.dryRun ?? false, {});
       }
-      await this.audit('backup.prune', path, options.dryRun ?? false, {});
+    } finally {
+      await closeAll(repos);
     }
     return out;
   }
@@ -302,7 +342,8 @@ export class BackupManager {
     return repository;
   }
 
-  private async repositories(destination: string, passphrase: string): Promise<{ path: string; repository: Repository }[]> {
+  /** Opens every repository under the destination; callers close them (closeAll), which stops their worker threads. */
+  private async repositories(destination: string, passphrase: string): Promise<OpenedRepository[]> {
     if (!existsSync(destination)) throw new UsageError('destination', `"${destination}" does not exist; give the directory createBackup wrote to`);
     const out: { path: string; repository: Repository }[] = [];
     for (const entry of (await readdir(destination, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -312,8 +353,7 @@ export class BackupManager {
     return out;
   }
 
-  private async findBackup(destination: string, passphrase: string, backupId: string | undefined, options: RestoreOptions): Promise<{ path: string; repository: Repository; summary: BackupSummary }> {
-    const repos = await this.repositories(destination, passphrase);
+  private async findBackup(repos: OpenedRepository[], destination: string, backupId: string | undefined, options: RestoreOptions): Promise<OpenedRepository & { summary: BackupSummary }> {
     if (backupId === undefined || backupId === 'latest') {
       const candidates: { path: string; repository: Repository; summary: BackupSummary }[] = [];
       for (const r of repos) {

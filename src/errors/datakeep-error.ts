@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'DK_STATE'
   | 'DK_USAGE'
   | 'DK_MIGRATION'
+  | 'DK_BACKUP'
   | 'DK_REPOSITORY';
 
 /**

@@ -53,7 +53,6 @@ export class BackupRepository implements Repository {
   readonly #chunks: ChunkStore;
   readonly #wal: WalArchive;
   readonly #locks: RepositoryLocks;
-  readonly #gear: Int32Array;
   readonly #readAhead: number;
   #exclusiveHeld = 0;
   #closed = false;
@@ -64,13 +63,13 @@ export class BackupRepository implements Repository {
     this.#masterKey = masterKey;
     const settings = { encryptionKey: keys.encryption, chunkIdKey: keys.chunkId, compression: config.compression, compressionLevel: config.compressionLevel };
     this.#work = new ChunkWork(settings);
-    this.#pool = new ChunkWorkerPool(settings, options.workers);
+    this.#pool = new ChunkWorkerPool({ ...settings, chunking: config.chunking, gear: gearTable(keys.gearSeed) }, options.workers);
     const parallel = Math.max(1, options.workers);
-    this.#chunks = new ChunkStore(storage, this.#pool, parallel * 2 + 2);
+    // As many bytes as (2 × workers + 2) chunks of the largest size: memory stays bounded by what the config allows.
+    this.#chunks = new ChunkStore(storage, this.#pool, (parallel * 2 + 2) * config.chunking.max);
     this.#readAhead = parallel * 2;
     this.#wal = new WalArchive(storage, this.#work);
     this.#locks = new RepositoryLocks(storage, options.lockTimings);
-    this.#gear = gearTable(keys.gearSeed);
   }
 
   get compression(): CompressionType {
@@ -92,7 +91,7 @@ export class BackupRepository implements Repository {
       const chain = parent === undefined ? [] : [...(await this.manifest(parent)).chain, parent];
       await this.#chunks.loadIndex();
       return new RepositoryBackupWriter(
-        { chunks: this.#chunks, chunking: this.config.chunking, gear: this.#gear, commit: (manifest) => this.#commit(manifest) },
+        { chunks: this.#chunks, beginScan: (expectedSize) => this.#pool.beginScan(expectedSize), commit: (manifest) => this.#commit(manifest) },
         { backupId: newBackupId(), type, parent, chain, database, lock },
       );
     } catch (error) {

@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { RepositoryError } from '../errors/repository-error.js';
-import { ChunkWork, type ChunkWorkSettings } from './chunk-work.js';
-import type { WorkerReply, WorkerRequest } from './chunk-worker-protocol.js';
+import { ChunkWork } from './chunk-work.js';
+import type { ChunkPoolSettings, WorkerReply, WorkerRequest } from './chunk-worker-protocol.js';
+import { FileScan, type FileScanResult } from './file-scan.js';
 
 /** A chunk whose id is known; its plaintext waits (in a worker) to be encoded or dropped. */
 export interface IdentifiedChunk {
@@ -11,6 +12,21 @@ export interface IdentifiedChunk {
   drop(): void;
 }
 
+/** One file's chunking and hashing, fed in order (see FileScan); runs on one worker, or inline. */
+export interface ContentScanner {
+  /** Resolves to the chunks the data completes, in order. The data's memory may be transferred (do not reuse it). */
+  push(data: Buffer): Promise<Buffer[]>;
+  finish(): Promise<FileScanResult>;
+  /** Forgets the scan (after a failure); no reply. */
+  abort(): void;
+}
+
+/**
+ * Files and chunks up to this size are handled on the calling thread: for them a worker's round trips (several
+ * messages, thread wake-ups) cost more than the work (a database directory holds hundreds of files of a few pages).
+ */
+const INLINE_LIMIT = 128 * 1024;
+
 interface Pending {
   resolve(reply: WorkerReply): void;
   reject(error: Error): void;
@@ -19,9 +35,11 @@ interface Pending {
 class PoolWorker {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
+  /** File scans pinned to this worker right now. */
+  scans = 0;
   broken: Error | undefined;
 
-  constructor(settings: ChunkWorkSettings) {
+  constructor(settings: ChunkPoolSettings) {
     this.worker = startWorker(settings);
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => {
@@ -57,26 +75,75 @@ class PoolWorker {
 }
 
 /**
- * Chunk ids (HMAC-SHA256), compression and encryption on `workers` threads (0: inline on the calling thread). The
- * caller asks for the id first and then either encodes (new chunk) or drops (already stored), so deduplicated chunks
- * cost one HMAC, not a compression.
+ * File scans (chunking + whole-file SHA-256), chunk ids (HMAC-SHA256), compression and encryption on `workers` threads
+ * (0: inline on the calling thread), so the calling thread only moves buffers and does I/O. A file's scan stays on one
+ * worker (its hash state); its chunks go to whichever worker is least busy. The caller asks for a chunk's id first and
+ * then either encodes (new chunk) or drops (already stored), so deduplicated chunks cost one HMAC, not a compression.
  */
 export class ChunkWorkerPool {
   readonly size: number;
   readonly #workers: PoolWorker[] = [];
   readonly #inline: ChunkWork | undefined;
+  readonly #settings: ChunkPoolSettings;
+  /** Work on small pieces done on the calling thread (see INLINE_LIMIT). */
+  #small: ChunkWork | undefined;
   #seq = 0;
+  #file = 0;
   #closed = false;
 
-  constructor(settings: ChunkWorkSettings, workers: number) {
+  constructor(settings: ChunkPoolSettings, workers: number) {
     this.size = workers;
+    this.#settings = settings;
     if (workers === 0) this.#inline = new ChunkWork(settings);
     for (let i = 0; i < workers; i++) this.#workers.push(new PoolWorker(settings));
   }
 
+  /** `expectedSize`: the file's size as the caller knows it (a hint: any content length works). */
+  beginScan(expectedSize = Number.POSITIVE_INFINITY): ContentScanner {
+    if (this.#inline !== undefined || expectedSize <= INLINE_LIMIT) {
+      const scan = new FileScan(this.#settings.chunking, this.#settings.gear);
+      return { push: async (data) => scan.push(data), finish: async () => scan.finish(), abort: () => undefined };
+    }
+    // Concurrent files go to different workers first: each scan is sequential, so two files scanning on one worker
+    // while the other only compresses would leave the file scans as the bottleneck.
+    if (this.#closed) throw new RepositoryError('closed', 'the repository is closed; open it again to read or write');
+    let worker = this.#workers[0]!;
+    for (const w of this.#workers) if (w.scans < worker.scans || (w.scans === worker.scans && w.pending.size < worker.pending.size)) worker = w;
+    const file = ++this.#file;
+    worker.scans++;
+    let open = true;
+    const close = (): void => {
+      if (open) worker.scans--;
+      open = false;
+    };
+    void worker.request({ op: 'scan-begin', seq: ++this.#seq, file }, [], false);
+    const chunksOf = (reply: WorkerReply): Buffer[] => {
+      if (!('chunks' in reply)) throw new Error('chunk worker protocol: expected chunks');
+      return reply.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    };
+    return {
+      push: async (data) => chunksOf(unwrap(await worker.request({ op: 'scan', seq: ++this.#seq, file, data }, ownedBuffer(data)))),
+      finish: async () => {
+        try {
+          const reply = unwrap(await worker.request({ op: 'scan-end', seq: ++this.#seq, file }));
+          const chunks = chunksOf(reply);
+          if (!('sha256' in reply) || reply.sha256 === undefined || reply.size === undefined) throw new Error('chunk worker protocol: expected the file hash');
+          return { chunks, sha256: reply.sha256, size: reply.size };
+        } finally {
+          close();
+        }
+      },
+      abort: () => {
+        if (!open) return;
+        close();
+        if (worker.broken === undefined) void worker.request({ op: 'scan-abort', seq: ++this.#seq, file }, [], false);
+      },
+    };
+  }
+
   async identify(data: Buffer): Promise<IdentifiedChunk> {
     const size = data.length;
-    const inline = this.#inline;
+    const inline = size <= INLINE_LIMIT ? (this.#small ??= new ChunkWork(this.#settings)) : this.#inline;
     if (inline !== undefined) {
       return { id: inline.chunkId(data), size, encode: async (key) => inline.encode(key, data), drop: () => undefined };
     }
@@ -108,7 +175,15 @@ export class ChunkWorkerPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.#workers.map((w) => w.worker.terminate()));
+    // A timer keeps the event loop alive until every worker has exited: a worker terminated while it still starts
+    // up (loading its modules) can leave nothing else referenced, and a caller awaiting close() as its last step
+    // would see its process end with the promise pending.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      await Promise.all(this.#workers.map((w) => w.worker.terminate()));
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   #pick(): PoolWorker {
@@ -131,7 +206,7 @@ function ownedBuffer(data: Buffer): ArrayBuffer[] {
 
 /** The built package ships chunk-worker.js beside this file. Under tsx (tests, benches) the sources are .ts, and on
  * Node 20 a worker does not inherit the parent's `--import tsx` hooks, so the worker registers tsx before loading. */
-function startWorker(settings: ChunkWorkSettings): Worker {
+function startWorker(settings: ChunkPoolSettings): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: settings });
   const entry = new URL('./chunk-worker.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx/esm/api');

@@ -1,15 +1,20 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RepositoryError } from '../errors/repository-error.js';
 import type { ChunkStore } from './chunk-store.js';
-import { ContentDefinedChunker, type ChunkSizes } from './content-defined-chunker.js';
+import type { ContentScanner } from './chunk-worker-pool.js';
 import type { BackupManifest, BackupType, BackupWriter, ManifestFileEntry, RepositoryLock } from './repository-types.js';
+
+/** Pieces at least this large are moved to the scan as they are; smaller ones are gathered into BATCH_SIZE buffers. */
+const SMALL_PIECE = 256 * 1024;
+const BATCH_SIZE = 1024 * 1024;
+/** Pieces handed to a file's scan and not yet answered: enough to keep its worker busy while this thread reads. */
+const SCANS_IN_FLIGHT = 3;
 
 /** What the writer needs from its repository: kept narrow so the writer is testable on its own. */
 export interface BackupWriterContext {
   readonly chunks: ChunkStore;
-  readonly chunking: ChunkSizes;
-  readonly gear: Int32Array;
+  /** Starts chunking and hashing one file's content (on a worker thread when the repository has workers). */
+  beginScan(expectedSize: number): ContentScanner;
   /** Encrypts and writes the manifest, syncs, writes the marker; returns the manifest's stored size. */
   commit(manifest: BackupManifest): Promise<void>;
 }
@@ -34,6 +39,9 @@ export class RepositoryBackupWriter implements BackupWriter {
   #metadata: Record<string, unknown> = {};
   #storedBytes = 0;
   #active = 0;
+  /** Chunk writes still running, and the first that failed (complete() reports it). */
+  readonly #writes = new Set<Promise<void>>();
+  #writeFailure: { error: unknown } | undefined;
   #state: 'open' | 'completing' | 'done' = 'open';
 
   constructor(context: BackupWriterContext, start: BackupWriterStart) {
@@ -44,6 +52,7 @@ export class RepositoryBackupWriter implements BackupWriter {
 
   async addFile(path: string, content: Readable, meta: { size: number; mtimeMs: number; mode: number }): Promise<ManifestFileEntry> {
     this.#assertOpen();
+    this.#assertWritesOk();
     this.#claimPath(path);
     this.#active++;
     try {
@@ -83,6 +92,13 @@ export class RepositoryBackupWriter implements BackupWriter {
       throw new RepositoryError('invalid-argument', `backup ${this.backupId}: complete() called while ${this.#active} addFile call(s) still run; await every addFile first`);
     }
     this.#state = 'completing';
+    await this.#settleWrites();
+    try {
+      this.#assertWritesOk();
+    } catch (error) {
+      this.#state = 'open';
+      throw error;
+    }
     const files = [...this.#files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const manifest: BackupManifest = {
       formatVersion: 1,
@@ -113,49 +129,116 @@ export class RepositoryBackupWriter implements BackupWriter {
   async abort(): Promise<void> {
     if (this.#state === 'done') return;
     this.#state = 'done';
+    // Writes still running finish first: the shared lock keeps a prune from racing with them.
+    await this.#settleWrites();
     await this.#start.lock.release();
   }
 
+  #track(written: Promise<number>): void {
+    const done: Promise<void> = written.then(
+      (bytes) => {
+        this.#storedBytes += bytes;
+      },
+      (error: unknown) => {
+        this.#writeFailure ??= { error };
+      },
+    ).finally(() => this.#writes.delete(done));
+    this.#writes.add(done);
+  }
+
+  /** A chunk write that failed in the background fails the backup: reported by the next addFile or by complete(). */
+  #assertWritesOk(): void {
+    if (this.#writeFailure === undefined) return;
+    const { error } = this.#writeFailure;
+    if (error instanceof RepositoryError) throw error;
+    throw new RepositoryError('invalid-argument', `backup ${this.backupId}: a chunk could not be stored (${error instanceof Error ? error.message : String(error)}); abort this backup, fix the repository's storage and start a new one`, { cause: error });
+  }
+
+  async #settleWrites(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.all([...this.#writes]);
+  }
+
+  /**
+   * Reads the content once on this thread and hands it, in pieces of about 1 MiB moved (not copied) to a worker, to
+   * the file's scan (chunking + SHA-256); each chunk the scan completes goes to the chunk store (id, dedup, compress,
+   * encrypt, write on the least busy worker). This thread only moves buffers and does I/O, so concurrent addFile
+   * calls and the chunks of one big file spread over every worker. Resolves once every chunk id is known: the writes
+   * of new chunks finish in the background (complete() waits for them), so a directory of small files is not paced by
+   * one fsync per file. Memory: SCANS_IN_FLIGHT pieces per file plus the store's bounded chunks in flight.
+   */
   async #storeContent(path: string, content: Readable, meta: { size: number; mtimeMs: number; mode: number }): Promise<ManifestFileEntry> {
-    const chunker = new ContentDefinedChunker(this.#context.chunking, this.#context.gear);
-    const hash = createHash('sha256');
+    const scanner = this.#context.beginScan(meta.size);
     const ids: string[] = [];
     const pending: Promise<void>[] = [];
+    const scans: Promise<Buffer[]>[] = [];
     let failure: unknown;
     let size = 0;
-    const submit = async (chunk: Buffer): Promise<void> => {
-      await this.#context.chunks.reserve();
-      const index = ids.length;
-      ids.push('');
-      pending.push(this.#context.chunks.store(chunk).then(
-        (result) => {
-          ids[index] = result.id;
-          this.#storedBytes += result.storedBytes;
-        },
-        (error: unknown) => {
-          failure ??= error;
-        },
-      ));
+    let batch: Buffer | undefined;
+    let batchLength = 0;
+    const submit = async (chunks: Buffer[]): Promise<void> => {
+      for (const chunk of chunks) {
+        await this.#context.chunks.reserve(chunk.length);
+        const index = ids.length;
+        ids.push('');
+        pending.push(this.#context.chunks.store(chunk).then(
+          (result) => {
+            ids[index] = result.id;
+            this.#track(result.written);
+          },
+          (error: unknown) => {
+            failure ??= error;
+          },
+        ));
+      }
+    };
+    const send = (bytes: Buffer): void => {
+      scans.push(scanner.push(bytes));
+    };
+    const flushBatch = (): void => {
+      if (batch === undefined || batchLength === 0) return;
+      send(batchLength === batch.length ? batch : batch.subarray(0, batchLength));
+      batch = undefined;
+      batchLength = 0;
     };
     try {
       for await (const piece of content as AsyncIterable<Buffer | string>) {
         if (failure !== undefined) break;
         const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
-        hash.update(bytes);
         size += bytes.length;
-        for (const chunk of chunker.push(bytes)) await submit(chunk);
+        if (bytes.length >= SMALL_PIECE) {
+          flushBatch();
+          // File streams read into Buffers of their own (moved to the worker as they are); a view into shared memory
+          // is copied first, since moving it would take its neighbours' memory along.
+          send(bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Buffer.from(bytes));
+        } else {
+          // Small pieces (generic streams) are gathered so each message to the worker carries real work.
+          if (batch !== undefined && batchLength + bytes.length > batch.length) flushBatch();
+          batch ??= Buffer.allocUnsafeSlow(BATCH_SIZE);
+          bytes.copy(batch, batchLength);
+          batchLength += bytes.length;
+        }
+        while (scans.length > SCANS_IN_FLIGHT) await submit(await scans.shift()!);
       }
-      for (const chunk of chunker.finish()) await submit(chunk);
+      flushBatch();
+      while (scans.length > 0 && failure === undefined) await submit(await scans.shift()!);
+      if (failure === undefined) {
+        const tail = await scanner.finish();
+        await submit(tail.chunks);
+        await Promise.all(pending);
+        if (failure === undefined) {
+          if (tail.size !== size) throw new Error(`the scan saw ${tail.size} bytes, the stream gave ${size}`);
+          return Object.freeze({ path, size, mtimeMs: meta.mtimeMs, mode: meta.mode, sha256: tail.sha256, chunks: Object.freeze(ids), storedIn: this.backupId });
+        }
+      }
     } catch (error) {
       failure ??= error;
     }
+    scanner.abort();
+    for (const scan of scans) void scan.catch(() => undefined);
     await Promise.all(pending);
-    if (failure !== undefined) {
-      content.destroy();
-      if (failure instanceof RepositoryError) throw failure;
-      throw new RepositoryError('invalid-argument', `addFile(${JSON.stringify(path)}) failed while reading or storing its content: ${failure instanceof Error ? failure.message : String(failure)}`, { object: path, cause: failure });
-    }
-    return Object.freeze({ path, size, mtimeMs: meta.mtimeMs, mode: meta.mode, sha256: hash.digest('hex'), chunks: Object.freeze(ids), storedIn: this.backupId });
+    content.destroy();
+    if (failure instanceof RepositoryError) throw failure;
+    throw new RepositoryError('invalid-argument', `addFile(${JSON.stringify(path)}) failed while reading or storing its content: ${failure instanceof Error ? failure.message : String(failure)}`, { object: path, cause: failure });
   }
 
   #claimPath(path: string): void {

@@ -1,23 +1,27 @@
-/** Counts permits; `acquire` waits (FIFO) while none is free. Bounds the chunks in flight, hence memory. */
+/** Counts permits; `acquire(n)` waits (FIFO) until n are free. Bounds the chunk bytes in flight, hence memory. */
 export class Semaphore {
   #free: number;
-  readonly #waiters: (() => void)[] = [];
+  readonly #waiters: { count: number; resolve: () => void }[] = [];
 
   constructor(permits: number) {
     this.#free = permits;
   }
 
-  async acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
+  async acquire(count = 1): Promise<void> {
+    if (this.#waiters.length === 0 && this.#free >= count) {
+      this.#free -= count;
       return;
     }
-    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    await new Promise<void>((resolve) => this.#waiters.push({ count, resolve }));
   }
 
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next !== undefined) next();
-    else this.#free++;
+  release(count = 1): void {
+    this.#free += count;
+    // FIFO: a large request at the head is not overtaken by small ones (it would starve).
+    while (this.#waiters.length > 0 && this.#free >= this.#waiters[0]!.count) {
+      const next = this.#waiters.shift()!;
+      this.#free -= next.count;
+      next.resolve();
+    }
   }
 }

@@ -35,8 +35,38 @@ describe('PostgreSQL backup safety', () => {
     assert.equal(incremental.parent, full.backupId);
     assert.ok(reused > 0, 'unchanged files are reused without reading');
     assert.ok(incremental.storedBytes < 0.25 * full.storedBytes, `incremental stored ${incremental.storedBytes}, full ${full.storedBytes}`);
-    // Every file of the full is accounted for in the incremental (reused or stored again).
+    // Every file of the full is accounted for in the incremental (reused, stored again, or as changed pages).
     assert.ok(Math.abs(incremental.sizeBytes - full.sizeBytes) < 0.2 * full.sizeBytes);
+  });
+
+  it('a chain of page-level incrementals after scattered updates restores the exact table contents', async () => {
+    const [rel] = await env.cluster.query<{ path: string }>("SELECT pg_relation_filepath('pgbench_accounts') AS path");
+    // Scattered updates touch pages all over the table: each incremental stores only those pages.
+    await env.cluster.query('UPDATE pgbench_accounts SET abalance = abalance + aid % 7 WHERE aid % 1009 = 0');
+    const first = await backup('incremental');
+    await env.cluster.query('UPDATE pgbench_accounts SET abalance = abalance - 3 WHERE aid % 997 = 0');
+    await env.cluster.query('DELETE FROM pgbench_history');
+    const second = await backup('incremental');
+    const deltas = second.manifest.metadata.pageDeltas as Record<string, { pagesStored: number; size: number; baseDelta?: unknown }>;
+    const accounts = deltas[rel!.path];
+    assert.ok(accounts, `pgbench_accounts (${rel!.path}) is stored as changed pages`);
+    assert.ok(accounts.baseDelta, 'over a base that is itself a page delta');
+    assert.ok(accounts.pagesStored < accounts.size / 8192 / 2, `${accounts.pagesStored} pages stored of ${accounts.size / 8192}`);
+    console.log(`page-level incrementals: ${first.storedBytes} and ${second.storedBytes} bytes stored; pgbench_accounts ${accounts.pagesStored} of ${accounts.size / 8192} pages in the second`);
+
+    const checksum = "SELECT count(*) AS n, sum(abalance) AS total, md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) AS digest FROM pgbench_accounts";
+    const [expected] = await env.cluster.query(checksum);
+    const to = env.restoreDir('restored-pages');
+    const port = await env.freePort();
+    await restorePostgres({ repository: env.repository, backupId: second.backupId, to, restoreCommand: env.restoreCommand, settings: { archive_mode: 'off' }, start: { port } });
+    try {
+      const [actual] = await env.queryRestored<Record<string, unknown>>(port, checksum);
+      assert.deepEqual(actual, expected);
+      const [check] = await env.queryRestored<{ n: string }>(port, 'SELECT count(*) AS n FROM pgbench_history');
+      assert.equal(Number(check!.n), 0);
+    } finally {
+      await env.stopRestored(to);
+    }
   });
 
   it('a backup killed with SIGKILL midway is not listed nor restorable, and the next backup succeeds', async () => {
@@ -106,5 +136,30 @@ describe('PostgreSQL backup safety', () => {
         return true;
       });
     assert.equal(existsSync(to), false, 'nothing was written');
+  });
+});
+
+describe('a backup whose WAL never reaches the repository', () => {
+  it('is aborted, not listed, and the error names the missing segments', async () => {
+    const broken = await startArchivingPostgres('pgnowal', { config: ["archive_command = '/bin/false'"] });
+    try {
+      await assert.rejects(
+        backupPostgres({
+          connection: { host: broken.cluster.host, port: broken.cluster.port, user: 'postgres', database: 'postgres' },
+          dataDirectory: broken.cluster.dataDir, repository: broken.repository, type: 'full', database: 'nowal', walTimeoutMs: 3000,
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof PostgresBackupError, String(error));
+          assert.equal(error.reason, 'wal-missing');
+          assert.ok(error.items.length >= 1 && error.items.every((name) => /^[0-9A-F]{24}$/.test(name)), error.items.join(','));
+          assert.ok(error.items.every((name) => error.message.includes(name)));
+          return true;
+        });
+      assert.deepEqual(await broken.repository.list(), []);
+      // The server left backup mode with the failed run: a new pg_backup_start succeeds at once.
+      await broken.cluster.query("SELECT pg_backup_start('probe', true)");
+    } finally {
+      await broken.destroy();
+    }
   });
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { backupPostgres, pickBackupForTime, restorePostgres } from '../../src/backup/postgres/index.js';
+import { backupPostgres, pickBackupForTime, PostgresBackupError, restorePostgres } from '../../src/backup/postgres/index.js';
 import type { BackupType } from '../../src/repository/repository-types.js';
 import { startArchivingPostgres, type ArchivingPostgres } from '../support/archiving-postgres.js';
 
@@ -91,5 +93,21 @@ describe('restore without a target', () => {
     // Everything the chains above wrote is there too.
     assert.equal(phases.get('incr-t2'), 50);
     assert.equal(phases.get('diff-t2'), 50);
+  });
+});
+
+describe('restore destination', () => {
+  it('refuses a running cluster\'s data directory and a non-empty directory, before writing anything', async () => {
+    const [latest] = (await env.repository.list()).slice(-1);
+    const attempt = (to: string) => restorePostgres({ repository: env.repository, backupId: latest!.backupId, to, restoreCommand: env.restoreCommand });
+    await assert.rejects(attempt(env.cluster.dataDir), (error: unknown) =>
+      error instanceof PostgresBackupError && error.reason === 'unsafe-destination' && /running PostgreSQL server/.test(error.message));
+    const nonEmpty = env.restoreDir('non-empty');
+    mkdirSync(nonEmpty, { recursive: true });
+    writeFileSync(join(nonEmpty, 'keep.txt'), 'user data');
+    await assert.rejects(attempt(nonEmpty), (error: unknown) =>
+      error instanceof PostgresBackupError && error.reason === 'unsafe-destination' && /not empty/.test(error.message));
+    assert.deepEqual(readdirSync(nonEmpty), ['keep.txt']);
+    assert.ok(env.cluster.isRunning());
   });
 });

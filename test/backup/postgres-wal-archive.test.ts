@@ -5,8 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { initRepository, openRepository } from '../../src/repository/index.js';
-import type { Repository } from '../../src/repository/repository-types.js';
+import { initRepository, openRepository, type BackupRepository } from '../../src/repository/index.js';
 import { runWalCommand, WAL_EXIT, walCheck, walGet, walPush } from '../../src/backup/postgres/index.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -15,7 +14,7 @@ const repoPath = join(scratch, 'repo');
 const passphrase = 'wal archive test passphrase';
 const keyFile = join(scratch, 'key');
 const walDir = join(scratch, 'pg_wal');
-let repository: Repository;
+let repository: BackupRepository;
 
 function segment(name: string, content: Buffer): string {
   const path = join(walDir, name);
@@ -42,10 +41,13 @@ function runProcess(args: string[]): Promise<{ code: number | null; stderr: stri
 before(async () => {
   mkdirSync(walDir, { recursive: true });
   writeFileSync(keyFile, `${passphrase}\n`, { mode: 0o600 });
-  await initRepository(repoPath, { passphrase });
+  await (await initRepository(repoPath, { passphrase })).close();
   repository = await openRepository(repoPath, { passphrase });
 });
-after(() => rmSync(scratch, { recursive: true, force: true }));
+after(async () => {
+  await repository?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 describe('WAL archive', () => {
   it('accepts the same segment twice and refuses different content under the same name, keeping the original', async () => {
@@ -103,8 +105,7 @@ describe('WAL archive', () => {
 
   it('wal check names the first missing segment, and follows a timeline switch', async () => {
     const repoB = join(scratch, 'repo-b');
-    await initRepository(repoB, { passphrase });
-    const b = await openRepository(repoB, { passphrase });
+    const b = await initRepository(repoB, { passphrase });
     for (const n of ['01', '02', '04']) await b.putWal(`0000000100000000000000${n}`, Buffer.from(n));
     let report = await walCheck(b, { from: '000000010000000000000001' });
     assert.equal(report.ok, false);
@@ -124,5 +125,6 @@ describe('WAL archive', () => {
     report = await walCheck(b, { from: '000000010000000000000001' });
     assert.equal(report.ok, true, JSON.stringify(report));
     assert.equal(report.to, '000000020000000000000006');
+    await b.close();
   });
 });

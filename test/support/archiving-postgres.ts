@@ -2,8 +2,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { initRepository, openRepository } from '../../src/repository/index.js';
-import type { Repository } from '../../src/repository/repository-types.js';
+import { initRepository, openRepository, type BackupRepository } from '../../src/repository/index.js';
 import { PG_BIN_DIR, ThrowawayPostgres } from './throwaway-postgres.js';
 import { freePort } from './free-port.js';
 
@@ -15,7 +14,7 @@ const WAL_MAIN = join(ROOT, 'test', 'support', 'wal-command-main.ts');
 
 export interface ArchivingPostgres {
   readonly cluster: ThrowawayPostgres;
-  readonly repository: Repository;
+  readonly repository: BackupRepository;
   readonly repositoryPath: string;
   readonly passphrase: string;
   readonly passphraseFile: string;
@@ -42,7 +41,7 @@ export interface ArchivingPostgres {
  * setup does. The repository and the passphrase file belong to postgres, because the archiver runs as postgres.
  */
 export async function startArchivingPostgres(name: string, options: { config?: readonly string[] } = {}): Promise<ArchivingPostgres> {
-  const cluster = new ThrowawayPostgres({ name, config: ['wal_level = replica', 'max_wal_senders = 5', ...(options.config ?? [])] });
+  const cluster = new ThrowawayPostgres({ name, config: ['wal_level = replica', 'max_wal_senders = 5'] });
   const restored = new Set<string>();
   try {
     await cluster.init();
@@ -51,7 +50,7 @@ export async function startArchivingPostgres(name: string, options: { config?: r
     const passphraseFile = join(keys, 'passphrase');
     writeFileSync(passphraseFile, `${passphrase}\n`, { mode: 0o600 });
     const repositoryPath = join(cluster.root, 'repo');
-    await initRepository(repositoryPath, { passphrase, workers: 2 });
+    await (await initRepository(repositoryPath, { passphrase, workers: 2 })).close();
     chownTree(repositoryPath);
     chownTree(keys);
     const walArgv = (args: readonly string[]) => [process.execPath, '--import', TSX_LOADER, WAL_MAIN, ...args, '--repo', repositoryPath, '--passphrase-file', passphraseFile];
@@ -59,6 +58,8 @@ export async function startArchivingPostgres(name: string, options: { config?: r
     cluster.appendConfig([
       'archive_mode = on',
       `archive_command = '${shell(walArgv(['push', '%p'])).replace(/'/g, "''")}'`,
+      // After the archive settings, so that a test can override them.
+      ...(options.config ?? []),
     ]);
     await cluster.start();
     const repository = await openRepository(repositoryPath, { passphrase, workers: 2 });
@@ -99,6 +100,8 @@ export async function startArchivingPostgres(name: string, options: { config?: r
         return segment;
       },
       async destroy(): Promise<void> {
+        // Its chunk worker threads would keep the test process alive.
+        await repository.close();
         for (const dir of restored) await stopRestored(dir);
         await cluster.destroy();
       },

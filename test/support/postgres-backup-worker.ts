@@ -18,3 +18,4 @@ const result = await backupPostgres({
   onProgress: (progress) => process.stdout.write(`${JSON.stringify(progress)}\n`),
 });
 process.stdout.write(`${JSON.stringify({ done: result.backupId })}\n`);
+await repository.close();

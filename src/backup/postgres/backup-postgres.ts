@@ -1,11 +1,13 @@
 import { open, realpath, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import type { BackupType, BackupWriter, ManifestFileEntry, Repository } from '../../repository/repository-types.js';
+import type { BackupManifest, BackupType, BackupWriter, ManifestFileEntry, Repository } from '../../repository/repository-types.js';
 import { UsageError } from '../../errors/index.js';
 import { parseBackupLabel } from './backup-label.js';
 import { chooseParentBackup } from './choose-parent-backup.js';
 import { walkDataDirectory, type DataFile } from './data-directory-walk.js';
 import { isFileUnchanged } from './is-file-unchanged.js';
+import { encodePageDelta, isRelationMainFork, type PageDeltaRecord } from './page-delta.js';
+import { parseLsn } from './wal-position.js';
 import { PostgresBackupError } from './postgres-backup-error.js';
 import { type BackupSession, type PostgresConnection, withBackupSession } from './postgres-session.js';
 import { runBounded } from './run-bounded.js';
@@ -29,10 +31,23 @@ export interface PostgresBackupOptions {
   /** How long to wait for the archiver to push the backup's WAL into the repository (default 120 s). */
   walTimeoutMs?: number;
   /**
+   * Push the backup's finished WAL segments (those with a `.ready` status file) from pg_wal into the repository
+   * instead of only waiting for archive_command to do it (default false). Saves the archiver's per-segment process
+   * start; the archiver's own push then finds the same content. Off by default because it would also complete a
+   * backup while archive_command is failing, which hides a broken archive until a point-in-time restore needs it.
+   */
+  pushReadyWal?: boolean;
+  /**
    * Files whose mtime is this close to the parent backup's start (or later) are read again even when size and mtime
    * match: a write in the same clock tick as the parent's copy leaves the mtime unchanged (default 1000 ms).
    */
   timestampMarginMs?: number;
+  /**
+   * Store only the changed pages of changed relation files, from their page LSNs (default true). Used when the parent
+   * is on the same timeline and older than this backup's start; otherwise changed files are stored whole (chunk dedup
+   * still applies).
+   */
+  pageDelta?: boolean;
   onProgress?: (progress: PostgresBackupProgress) => void;
   signal?: AbortSignal;
 }
@@ -78,18 +93,31 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
       await sleep(1000 - (Date.now() % 1000) + 1);
       const copyStartedAtMs = Date.now();
       progress({ phase: 'starting' });
-      await startBackupMode(session, facts, `datakeep ${writer.backupId}`);
+      const start = await startBackupMode(session, facts, `datakeep ${writer.backupId}`);
       inBackupMode = true;
+      const deltaThreshold = options.pageDelta !== false ? pageDeltaThreshold(parent, facts, start) : undefined;
 
       const listing = await walkDataDirectory(dataDirectory);
       const control = listing.files.filter((f) => f.path === 'global/pg_control');
-      const others = listing.files.filter((f) => f.path !== 'global/pg_control');
+      const sizes = new Map<string, number>();
+      await Promise.all(listing.files.map(async (f) => sizes.set(f.path, (await stat(f.absolutePath).catch(() => undefined))?.size ?? 0)));
+      // Largest first: the 1 GiB relation segments start at once and the small files fill the gaps at the end.
+      const others = listing.files.filter((f) => f.path !== 'global/pg_control').sort((a, b) => sizes.get(b.path)! - sizes.get(a.path)!);
       const parentFiles = new Map((parent?.files ?? []).map((entry) => [entry.path, entry]));
-      const parentCopyStart = Number(parent?.metadata.copyStartedAtMs ?? Number.NaN);
+      const context: StoreContext = {
+        writer,
+        parentCopyStartMs: Number(parent?.metadata.copyStartedAtMs ?? Number.NaN),
+        marginMs: options.timestampMarginMs ?? 1000,
+        parentDeltas: (parent?.metadata.pageDeltas as Record<string, PageDeltaRecord> | undefined) ?? {},
+        deltas: {},
+        deltaThreshold,
+        blockSize: facts.blockSize,
+      };
       const counters = { filesTotal: listing.files.length, filesDone: 0, filesReused: 0, bytesDone: 0, bytesStored: 0 };
+      progress({ phase: 'copying', ...counters });
       const storeOne = async (file: DataFile): Promise<void> => {
         options.signal?.throwIfAborted();
-        const outcome = await storeFile(writer, file, parentFiles.get(file.path), parentCopyStart, options.timestampMarginMs ?? 1000);
+        const outcome = await storeFile(context, file, parentFiles.get(file.path));
         counters.filesDone += 1;
         if (outcome) {
           counters.bytesDone += outcome.size;
@@ -107,6 +135,7 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
       return await completePostgresBackup({
         repository, writer, facts, labelFile: stop.labelFile, tablespaceMap: stop.tablespaceMap, stopLsn: stop.lsn,
         stopTime: stop.time, walTimeoutMs: options.walTimeoutMs ?? 120_000, progress, signal: options.signal,
+        dataDirectory: options.pushReadyWal === true ? dataDirectory : undefined,
         metadata: {
           method: 'pg_backup_start',
           dataDirectory,
@@ -116,6 +145,8 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
           owner: await ownerOf(dataDirectory),
           filesReused: counters.filesReused,
           filesStored: counters.filesTotal - counters.filesReused,
+          pageDeltas: context.deltas,
+          pageDeltaFrom: deltaThreshold === undefined ? undefined : parent?.backupId,
         },
       });
     } catch (error) {
@@ -145,7 +176,21 @@ async function checkDataDirectory(facts: ServerFacts, dataDirectory: string): Pr
   }
 }
 
-async function storeFile(writer: BackupWriter, file: DataFile, parentEntry: ManifestFileEntry | undefined, parentCopyStartMs: number, marginMs: number): Promise<{ size: number; reused: boolean } | undefined> {
+interface StoreContext {
+  readonly writer: BackupWriter;
+  readonly parentCopyStartMs: number;
+  readonly marginMs: number;
+  /** The parent's page-delta records, by path: its entry for such a path describes the stored delta, not the file. */
+  readonly parentDeltas: Readonly<Record<string, PageDeltaRecord>>;
+  /** This backup's records (reused from the parent, or new). */
+  readonly deltas: Record<string, PageDeltaRecord>;
+  /** The parent's start LSN when page deltas are allowed. */
+  readonly deltaThreshold: bigint | undefined;
+  readonly blockSize: number;
+}
+
+async function storeFile(context: StoreContext, file: DataFile, parentEntry: ManifestFileEntry | undefined): Promise<{ size: number; reused: boolean } | undefined> {
+  const { writer } = context;
   let handle;
   try {
     handle = await open(file.absolutePath, 'r');
@@ -157,9 +202,25 @@ async function storeFile(writer: BackupWriter, file: DataFile, parentEntry: Mani
   try {
     const info = await handle.stat();
     const meta = { size: info.size, mtimeMs: info.mtimeMs, mode: info.mode & 0o7777 };
-    if (parentEntry && isFileUnchanged(parentEntry, meta, parentCopyStartMs, marginMs, Date.now())) {
+    const parentDelta = parentEntry ? context.parentDeltas[parentEntry.path] : undefined;
+    // For a file the parent stored as a delta, its record (not the entry) holds the real size, mtime and mode.
+    const parentView = parentEntry && parentDelta ? { ...parentEntry, size: parentDelta.size, mtimeMs: parentDelta.mtimeMs, mode: parentDelta.mode } : parentEntry;
+    if (parentEntry && parentView && isFileUnchanged(parentView, meta, context.parentCopyStartMs, context.marginMs, Date.now())) {
       writer.reuseFile(parentEntry);
-      return { size: parentEntry.size, reused: true };
+      if (parentDelta) context.deltas[parentEntry.path] = parentDelta;
+      return { size: parentView.size, reused: true };
+    }
+    if (parentEntry && parentView && context.deltaThreshold !== undefined && isRelationMainFork(file.path) &&
+        // A file created after the parent's copy started is another file at the same path: never a delta over it.
+        info.birthtimeMs > 0 && info.birthtimeMs < context.parentCopyStartMs - context.marginMs) {
+      const delta = encodePageDelta({ handle, blockSize: context.blockSize, baseSize: parentView.size, thresholdLsn: context.deltaThreshold });
+      await writer.addFile(file.path, delta.stream, meta);
+      const { size, pagesStored } = delta.result();
+      context.deltas[file.path] = {
+        size, mtimeMs: meta.mtimeMs, mode: meta.mode, blockSize: context.blockSize, pagesStored, base: parentEntry,
+        ...(parentDelta ? { baseDelta: parentDelta } : {}),
+      };
+      return { size, reused: false };
     }
     const stream = handle.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false });
     const entry = await writer.addFile(file.path, stream, meta);
@@ -169,10 +230,26 @@ async function storeFile(writer: BackupWriter, file: DataFile, parentEntry: Mani
   }
 }
 
-async function startBackupMode(session: BackupSession, facts: ServerFacts, label: string): Promise<void> {
+/**
+ * The LSN below which a page is unchanged since the parent: the parent's start. Only when the parent is this server's
+ * history: same system, same timeline (a promoted restore branches, and its pages may carry LSNs below the parent's
+ * start with other content), and a start not after this backup's.
+ */
+function pageDeltaThreshold(parent: BackupManifest | undefined, facts: ServerFacts, start: { lsn: string; timeline: number }): bigint | undefined {
+  if (!parent) return undefined;
+  const m = parent.metadata;
+  if (typeof m.startLsn !== 'string' || m.systemIdentifier !== facts.systemIdentifier || m.timeline !== start.timeline || m.blockSize !== facts.blockSize) return undefined;
+  const threshold = parseLsn(m.startLsn);
+  return threshold <= parseLsn(start.lsn) ? threshold : undefined;
+}
+
+async function startBackupMode(session: BackupSession, facts: ServerFacts, label: string): Promise<{ lsn: string; timeline: number }> {
   // fast => true: an immediate checkpoint rather than a spread one, as pgBackRest's start-fast and pg_basebackup -c fast.
-  if (facts.versionNum >= 150000) await session.query('SELECT pg_backup_start($1, true)', [label]);
-  else await session.query('SELECT pg_start_backup($1, true, false)', [label]);
+  const sql = facts.versionNum >= 150000 ? 'SELECT pg_backup_start($1, true)::text AS lsn' : 'SELECT pg_start_backup($1, true, false)::text AS lsn';
+  const [row] = await session.query<{ lsn: string }>(sql, [label]);
+  // The checkpoint pg_backup_start just wrote is on the timeline the server writes.
+  const [checkpoint] = await session.query<{ timeline: number }>('SELECT timeline_id AS timeline FROM pg_control_checkpoint()');
+  return { lsn: row!.lsn, timeline: Number(checkpoint!.timeline) };
 }
 
 async function stopBackupMode(session: BackupSession, facts: ServerFacts): Promise<{ lsn: string; labelFile: string; tablespaceMap: string; time: string }> {

@@ -1,5 +1,6 @@
 import type { BackupWriter, Repository } from '../../repository/repository-types.js';
 import { parseBackupLabel } from './backup-label.js';
+import type { PageDeltaRecord } from './page-delta.js';
 import { PostgresBackupError } from './postgres-backup-error.js';
 import type { PostgresBackupProgress, PostgresBackupResult } from './postgres-backup-result.js';
 import type { ServerFacts } from './server-facts.js';
@@ -16,6 +17,8 @@ export interface CompletePostgresBackupInput {
   /** Server clock right after the stop: a recovery target must be later than this to be reachable from the backup. */
   stopTime: string;
   walTimeoutMs: number;
+  /** The server's data directory when readable here: finished segments are then pushed from pg_wal directly. */
+  dataDirectory?: string;
   progress: (update: Partial<PostgresBackupProgress> & Pick<PostgresBackupProgress, 'phase'>) => void;
   signal?: AbortSignal;
   metadata: Record<string, unknown>;
@@ -32,7 +35,7 @@ export async function completePostgresBackup(input: CompletePostgresBackupInput)
   const label = parseBackupLabel(input.labelFile);
   const walSegments = segmentsForBackup(label.timeline, parseLsn(label.startLsn), parseLsn(input.stopLsn), facts.walSegmentSize);
   input.progress({ phase: 'waiting-for-wal' });
-  const missing = await waitForWal(input.repository, walSegments, input.walTimeoutMs, input.signal);
+  const missing = await waitForWal(input.repository, walSegments, input.walTimeoutMs, { signal: input.signal, dataDirectory: input.dataDirectory });
   if (missing.length > 0) {
     throw new PostgresBackupError('wal-missing',
       `the backup's WAL did not reach the repository within ${input.walTimeoutMs} ms: missing ${missing.join(', ')}; ` +
@@ -58,13 +61,16 @@ export async function completePostgresBackup(input: CompletePostgresBackupInput)
     ...input.metadata,
   });
   const manifest = await writer.complete();
+  // Files stored as page deltas count with their real size, as the restore writes them.
+  const deltas = (manifest.metadata.pageDeltas as Record<string, PageDeltaRecord> | undefined) ?? {};
+  const sizeBytes = manifest.files.reduce((sum, f) => sum + (deltas[f.path]?.size ?? f.size), 0);
   return {
     backupId: manifest.backupId,
     type: manifest.type,
     parent: manifest.parent,
     startedAt: manifest.startedAt,
     finishedAt: manifest.finishedAt,
-    sizeBytes: manifest.sizeBytes,
+    sizeBytes,
     storedBytes: manifest.storedBytes,
     startLsn: label.startLsn,
     stopLsn: input.stopLsn,

@@ -1,4 +1,4 @@
-import { DatakeepError, type ErrorCode } from '../../errors/index.js';
+import { DatakeepError } from '../../errors/index.js';
 
 export type PostgresBackupErrorReason =
   /** WAL segments between the backup's start and stop never reached the repository's archive. */
@@ -23,8 +23,7 @@ export class PostgresBackupError extends DatakeepError {
   readonly items: readonly string[];
 
   constructor(reason: PostgresBackupErrorReason, message: string, options: { items?: readonly string[]; cause?: unknown } = {}) {
-    // 'DK_BACKUP' is to join the ErrorCode union in src/errors/datakeep-error.ts (owned by the lead); the cast goes then.
-    super('DK_BACKUP' as ErrorCode, message, options);
+    super('DK_BACKUP', message, options);
     this.reason = reason;
     this.items = Object.freeze([...(options.items ?? [])]);
   }

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { ByteReader } from './byte-reader.js';
 
 export interface TarEntry {
   /** Without a trailing slash. */
@@ -19,7 +20,7 @@ const BLOCK = 512;
  * entry's body is a stream over the source, so memory stays at one source chunk whatever the file sizes.
  */
 export async function* readTar(source: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<TarEntry> {
-  const reader = new ByteReader(source[Symbol.asyncIterator]());
+  const reader = new TarReader(source);
   let paxPath: string | undefined;
   let paxSize: number | undefined;
   let paxLink: string | undefined;
@@ -68,66 +69,48 @@ export async function* readTar(source: AsyncIterable<Buffer | Uint8Array>): Asyn
   }
 }
 
-class ByteReader {
-  readonly #source: AsyncIterator<Buffer | Uint8Array>;
-  #pending: Buffer = Buffer.alloc(0);
+/** The tar layer over a ByteReader: headers are read whole, bodies streamed, padding skipped. */
+class TarReader {
+  readonly #bytes: ByteReader;
   #bodyLeft = 0;
   #paddingLeft = 0;
 
-  constructor(source: AsyncIterator<Buffer | Uint8Array>) {
-    this.#source = source;
-  }
-
-  async #fill(): Promise<boolean> {
-    const next = await this.#source.next();
-    if (next.done) return false;
-    const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
-    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    return true;
+  constructor(source: AsyncIterable<Buffer | Uint8Array>) {
+    this.#bytes = new ByteReader(source);
   }
 
   /** Exactly `n` bytes, or undefined at a clean end of stream before any of them. */
   async readExact(n: number): Promise<Buffer | undefined> {
-    while (this.#pending.length < n) {
-      if (!(await this.#fill())) {
-        if (this.#pending.length === 0) return undefined;
-        truncated();
-      }
-    }
-    const out = this.#pending.subarray(0, n);
-    this.#pending = this.#pending.subarray(n);
+    const out = await this.#bytes.read(n);
+    if (out.length === 0 && n > 0) return undefined;
+    if (out.length < n) truncated();
     return out;
   }
 
   /** Yields the next `size` bytes as they arrive, then remembers `padding` bytes to skip. */
   body(size: number, padding: number): AsyncGenerator<Buffer> {
+    // Set now, not at the first read: a body nobody reads must still be skipped by finishBody.
     this.#bodyLeft = size;
     this.#paddingLeft = padding;
-    const self = this;
-    return (async function* () {
-      while (self.#bodyLeft > 0) {
-        if (self.#pending.length === 0 && !(await self.#fill())) truncated();
-        const take = Math.min(self.#bodyLeft, self.#pending.length);
-        // A copy: the consumer may keep the buffer after the reader has moved on.
-        const piece = Buffer.from(self.#pending.subarray(0, take));
-        self.#pending = self.#pending.subarray(take);
-        self.#bodyLeft -= take;
-        yield piece;
-      }
-    })();
+    return this.#bodyPieces();
+  }
+
+  async *#bodyPieces(): AsyncGenerator<Buffer> {
+    while (this.#bodyLeft > 0) {
+      const piece = await this.#bytes.readSome(this.#bodyLeft);
+      if (piece.length === 0) truncated();
+      this.#bodyLeft -= piece.length;
+      // A copy: the consumer may keep the buffer after the reader has moved on.
+      yield Buffer.from(piece);
+    }
   }
 
   /** Skips whatever the consumer left of the current body, and its padding. */
   async finishBody(): Promise<void> {
-    let skip = this.#bodyLeft + this.#paddingLeft;
+    const skip = this.#bodyLeft + this.#paddingLeft;
     this.#bodyLeft = 0;
     this.#paddingLeft = 0;
-    while (skip > 0) {
-      if (this.#pending.length === 0 && !(await this.#fill())) truncated();
-      const take = Math.min(skip, this.#pending.length);
-      this.#pending = this.#pending.subarray(take);
-      skip -= take;
-    }
+    if (!(await this.#bytes.skip(skip))) truncated();
   }
 }
 

@@ -1,18 +1,48 @@
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Repository } from '../../repository/repository-types.js';
 
 /**
  * Polls the repository's WAL archive until every name in `segments` is there or `timeoutMs` passes; returns the names
  * still missing (empty when all arrived). The archive is the proof, not the server's archiver status: a segment counts
- * only once `wal push` stored it.
+ * only once it is stored in the repository.
+ *
+ * With `dataDirectory`, segments the server has finished (its `archive_status/<name>.ready` file exists, so the file
+ * is complete and final) are pushed from pg_wal by this process too, as pgBackRest's asynchronous archive-push does:
+ * the backup does not wait for the archiver to start a process per segment, and the archiver's own push of the same
+ * content then succeeds as 'already-present'. A segment without its .ready file is never read (it may still be
+ * written, and a different copy would make the archiver's push conflict).
  */
-export async function waitForWal(repository: Repository, segments: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<string[]> {
+export async function waitForWal(repository: Repository, segments: readonly string[], timeoutMs: number, options: { signal?: AbortSignal; dataDirectory?: string } = {}): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   let pause = 50;
   for (;;) {
     const archived = new Set(await repository.listWal());
-    const missing = segments.filter((name) => !archived.has(name));
-    if (missing.length === 0 || Date.now() >= deadline || signal?.aborted) return missing;
+    let missing = segments.filter((name) => !archived.has(name));
+    if (missing.length > 0 && options.dataDirectory !== undefined) {
+      for (const name of missing) await pushIfReady(repository, options.dataDirectory, name);
+      const after = new Set(await repository.listWal());
+      missing = missing.filter((name) => !after.has(name));
+    }
+    if (missing.length === 0 || Date.now() >= deadline || options.signal?.aborted) return missing;
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, deadline - Date.now()))));
     pause = Math.min(pause * 2, 500);
   }
+}
+
+async function pushIfReady(repository: Repository, dataDirectory: string, name: string): Promise<void> {
+  const walDir = join(dataDirectory, 'pg_wal');
+  try {
+    await access(join(walDir, 'archive_status', `${name}.ready`));
+  } catch {
+    return;
+  }
+  let content: Buffer;
+  try {
+    content = await readFile(join(walDir, name));
+  } catch {
+    // Archived and recycled meanwhile: the next listing shows it.
+    return;
+  }
+  await repository.putWal(name, content);
 }

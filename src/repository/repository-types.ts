@@ -92,7 +92,8 @@ export interface BackupSummary {
 export interface BackupWriter {
   readonly backupId: string;
   /** Chunks, dedups, compresses, encrypts and stores a file's content, in parallel with other addFile calls up to the
-   * worker count (await the returned promise for backpressure). */
+   * worker count (await the returned promise for backpressure). Resolves once the content's chunk ids are known; chunk
+   * writes may still be running, and `complete()` waits for them (and reports a failed one). */
   addFile(path: string, content: Readable, meta: { size: number; mtimeMs: number; mode: number }): Promise<ManifestFileEntry>;
   /** Records an unchanged file by reusing an earlier manifest's entry (no content read). */
   reuseFile(entry: ManifestFileEntry): void;

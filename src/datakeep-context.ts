@@ -60,7 +60,7 @@ export class DatakeepContext {
   }
 
   async close(): Promise<void> {
-    this.#scheduler?.stop();
+    await this.#scheduler?.stop();
     const state = this.#state;
     this.#state = undefined;
     const results = await Promise.allSettled([this.registry.close(), state?.then((s) => s.close())]);

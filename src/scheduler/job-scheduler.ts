@@ -50,6 +50,7 @@ export class JobScheduler {
   readonly #jobs = new Map<string, { def: JobDefinition; cron: Cron }>();
   readonly #instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   #stopped = false;
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly state: () => Promise<StateStore>,
@@ -78,7 +79,7 @@ export class JobScheduler {
     this.#jobs.get(def.name)?.cron.stop();
     const live = new Cron(def.cron, { timezone: def.timeZone, protect: true, catch: true, unref: true }, async (self: Cron) => {
       const tick = self.currentRun() ?? new Date();
-      await this.runTick(def, truncateToSecond(tick));
+      await this.track(this.runTick(def, truncateToSecond(tick)));
     });
     this.#jobs.set(def.name, { def, cron: live });
     if ((def.missedRunPolicy ?? 'run-once') === 'run-once') await this.catchUp(def, cron);
@@ -97,7 +98,7 @@ export class JobScheduler {
     const missed = cron.previousRuns(1, new Date())[0];
     if (missed && missed.getTime() > new Date(from).getTime()) {
       this.logger.log('info', 'running a missed scheduled tick', { job: def.name, tick: missed.toISOString() });
-      void this.runTick(def, truncateToSecond(missed));
+      void this.track(this.runTick(def, truncateToSecond(missed)));
     }
   }
 
@@ -165,11 +166,18 @@ export class JobScheduler {
     this.#jobs.delete(name);
   }
 
-  /** Stops every cron; runs in progress finish on their own. */
-  stop(): void {
+  private track<T>(run: Promise<T>): Promise<T> {
+    this.#inFlight.add(run);
+    void run.finally(() => this.#inFlight.delete(run)).catch(() => undefined);
+    return run;
+  }
+
+  /** Stops every cron and waits for the runs in progress (a backup is not cut off by a shutdown). */
+  async stop(): Promise<void> {
     this.#stopped = true;
     for (const { cron } of this.#jobs.values()) cron.stop();
     this.#jobs.clear();
+    await Promise.allSettled([...this.#inFlight]);
   }
 }
 

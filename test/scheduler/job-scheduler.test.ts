@@ -57,7 +57,7 @@ describe('job scheduler with a shared PostgreSQL state store', () => {
     assert.equal((await first)?.status, 'succeeded');
     const again = await scheduler.runTick(def, new Date('2030-01-01T00:00:00Z'));
     assert.equal(again, undefined, 'a tick already claimed is not run twice');
-    scheduler.stop();
+    await scheduler.stop();
   });
 
   it('failures are recorded with their error; bad cron expressions are configuration errors', async () => {
@@ -68,7 +68,7 @@ describe('job scheduler with a shared PostgreSQL state store', () => {
     assert.equal(run?.status, 'failed');
     assert.equal(run?.error, 'disk full');
     await assert.rejects(scheduler.schedule({ ...def, name: 'bad', cron: 'every day' }), ConfigurationError);
-    scheduler.stop();
+    await scheduler.stop();
   });
 
   it('run-once catches up the latest missed tick at start', async () => {
@@ -83,6 +83,6 @@ describe('job scheduler with a shared PostgreSQL state store', () => {
     const history = await scheduler.history('catch-up');
     assert.equal(history.length, 2);
     assert.ok(history[0]!.scheduledFor!.getTime() > Date.now() - 86_400_000 - 60_000, 'the latest missed tick, not 2020-01-02');
-    scheduler.stop();
+    await scheduler.stop();
   });
 });

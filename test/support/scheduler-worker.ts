@@ -19,6 +19,6 @@ await scheduler.schedule({
   },
 });
 await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
-scheduler.stop();
+await scheduler.stop();
 await new Promise((r) => setTimeout(r, 500));
 await store.close();

@@ -98,8 +98,13 @@ export class ContextHolder {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const context = await this.#opening?.catch(() => undefined);
-      this.#context = undefined;
-      await context?.close();
+      // The context stays reachable while it closes: a scheduled run still in progress (which close() waits for)
+      // must be able to finish its work.
+      try {
+        await context?.close();
+      } finally {
+        this.#context = undefined;
+      }
     })();
     return this.#closing;
   }

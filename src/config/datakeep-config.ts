@@ -11,6 +11,8 @@ export interface DatakeepConfig {
   migrations?: Record<string, unknown>;
   /** Defaults for `datakeep backup` / `restore` (the BackupConfig fields). */
   backups?: Record<string, unknown>;
+  /** Options of the transaction coordinator: nodeId, recoveryInterval, recoveryGrace, defaultTimeout, stalePreparedAfter. */
+  transactions?: Record<string, unknown>;
 }
 
 export interface StateConfig {
@@ -28,6 +30,8 @@ export interface ResolvedDatakeepConfig {
   readonly migrations: Readonly<Record<string, unknown>> | undefined;
   /** The `backups` section as written (validated when used). */
   readonly backups: Readonly<Record<string, unknown>> | undefined;
+  /** The `transactions` section as written (validated by the transaction manager when used). */
+  readonly transactions: Readonly<Record<string, unknown>> | undefined;
   /** Where the configuration came from, for `datakeep config check`. */
   readonly source: string;
   /** True when no database was configured and the embedded default is used. */

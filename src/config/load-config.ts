@@ -58,7 +58,7 @@ export function resolveConfigObject(
   if (!isPlainObject(input)) {
     throw new ConfigurationError(source, `expected an object, got ${describe(input)}`, 'Write {"databases": [...], "state": {...}}');
   }
-  rejectUnknownKeys(input, ['databases', 'state', 'logLevel', 'migrations', 'backups', '$schema'], 'config');
+  rejectUnknownKeys(input, ['databases', 'state', 'logLevel', 'migrations', 'backups', 'transactions', '$schema'], 'config');
   const databases = resolveDatabaseConfigs(input.databases ?? [], 'databases');
   const embeddedDefault = databases.length === 0;
   const finalDatabases = embeddedDefault ? resolveDatabaseConfigs([{ type: 'pglite' }], 'databases') : databases;
@@ -92,7 +92,11 @@ export function resolveConfigObject(
     throw new ConfigurationError('backups', `expected an object, got ${describe(input.backups)}`, 'Write "backups": {"destination": "./backups", "retention": {...}}');
   }
   const backups = input.backups === undefined ? undefined : Object.freeze({ ...input.backups });
-  return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, migrations, backups, source, embeddedDefault });
+  if (input.transactions !== undefined && !isPlainObject(input.transactions)) {
+    throw new ConfigurationError('transactions', `expected an object, got ${describe(input.transactions)}`, 'Write "transactions": {"nodeId": "...", "recoveryInterval": 30000}');
+  }
+  const transactions = input.transactions === undefined ? undefined : Object.freeze({ ...input.transactions });
+  return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, migrations, backups, transactions, source, embeddedDefault });
 }
 
 function safePassword(url: string): string | undefined {

@@ -37,8 +37,10 @@ export interface TransactionValidation {
  * transactions (at first use of distributed transactions and then periodically), and the operator's view and
  * resolution. See docs/transactions.md.
  */
+type CoordinatorOptions = Required<Omit<TransactionManagerOptions, 'nodeId'>> & { nodeId: string | undefined };
+
 export class TransactionManager {
-  #options: Required<Omit<TransactionManagerOptions, 'nodeId'>> & { nodeId: string | undefined } = { ...DEFAULTS, nodeId: undefined };
+  #options: CoordinatorOptions = { ...DEFAULTS, nodeId: undefined };
   readonly #live = new Set<string>();
   readonly #counters: CoordinatorCounters = { committed: 0, aborted: 0, inDoubt: 0, heuristicMixed: 0 };
   #nodeId: Promise<string> | undefined;
@@ -48,8 +50,19 @@ export class TransactionManager {
   #started = false;
   #pass: Promise<RecoveryReport> | undefined;
   #closed = false;
+  #fileApplied = false;
 
   constructor(private readonly context: () => DatakeepContext) {}
+
+  /** The options, with the config file's `transactions` section applied once (configure() overrides it). */
+  #opts(): CoordinatorOptions {
+    if (!this.#fileApplied) {
+      this.#fileApplied = true;
+      const section = this.context().config.transactions;
+      if (section) this.configure(section as TransactionManagerOptions);
+    }
+    return this.#options;
+  }
 
   /** Sets the coordinator's options; allowed until the first distributed transaction or recovery pass. */
   configure(options: TransactionManagerOptions): void {
@@ -61,13 +74,14 @@ export class TransactionManager {
       if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new UsageError(`options.${key}`, `expected an integer >= 0 (milliseconds), got ${String(value)}`);
     }
     if (options.defaultTimeout === 0) throw new UsageError('options.defaultTimeout', 'must be at least 1 ms');
+    if (!this.#fileApplied) this.#opts();
     this.#options = { ...this.#options, ...stripUndefined(options) };
   }
 
   /** This coordinator's node id: configured, or derived from the host name and the state store's location. */
   nodeId(): Promise<string> {
     this.#nodeId ??= (async () => {
-      if (this.#options.nodeId) return this.#options.nodeId;
+      if (this.#opts().nodeId) return this.#opts().nodeId!;
       return defaultNodeId((await this.context().state()).location);
     })().catch((error: unknown) => {
       this.#nodeId = undefined;
@@ -93,7 +107,7 @@ export class TransactionManager {
     if (this.#closed) throw new LifecycleError('the transaction manager is closed');
     if (!Array.isArray(participants)) throw new UsageError('participants', 'expected an array of database ids, e.g. ["orders", "billing"]');
     if (typeof fn !== 'function') throw new UsageError('fn', 'expected a function (tx) => Promise<result>');
-    const timeout = options.timeout ?? this.#options.defaultTimeout;
+    const timeout = options.timeout ?? this.#opts().defaultTimeout;
     if (!Number.isInteger(timeout) || timeout < 1) throw new UsageError('options.timeout', `expected an integer >= 1 (milliseconds), got ${String(options.timeout)}`);
     if (options.onStep !== undefined && typeof options.onStep !== 'function') throw new UsageError('options.onStep', 'expected a function (step, globalId) => void');
     const registry = this.context().registry;
@@ -123,14 +137,14 @@ export class TransactionManager {
     if (this.#started || this.#closed) return;
     this.#started = true;
     void this.recover().catch((error: unknown) => this.context().logger.log('warn', 'transaction recovery failed', { error: messageOf(error) }));
-    if (this.#options.recoveryInterval > 0) {
+    if (this.#opts().recoveryInterval > 0) {
       this.#timer = setInterval(() => {
         if (this.#pass) return;
         void this.recover().catch((error: unknown) => {
           if (error instanceof LifecycleError) this.#stopTimer();
           else this.context().logger.log('warn', 'transaction recovery failed', { error: messageOf(error) });
         });
-      }, this.#options.recoveryInterval);
+      }, this.#opts().recoveryInterval);
       this.#timer.unref();
     }
   }
@@ -287,7 +301,7 @@ export class TransactionManager {
       }
     }
     const scan = await scanPrepared(registry.all(), { all: true });
-    const staleSeconds = this.#options.stalePreparedAfter / 1000;
+    const staleSeconds = this.#opts().stalePreparedAfter / 1000;
     const byAdapter = new Map<string, PreparedBranch[]>();
     for (const { prepared } of scan.branches) byAdapter.set(prepared.adapterId, [...(byAdapter.get(prepared.adapterId) ?? []), prepared]);
     for (const [adapterId, prepared] of byAdapter) {
@@ -305,7 +319,7 @@ export class TransactionManager {
     try {
       const open = await this.#coordinatorLog().open();
       const doubtful = open.filter((r) => !this.#live.has(r.globalId) && (r.decision !== undefined || r.ageMs > r.timeoutMs));
-      const stale = doubtful.filter((r) => r.ageMs > this.#options.stalePreparedAfter);
+      const stale = doubtful.filter((r) => r.ageMs > this.#opts().stalePreparedAfter);
       result.checks.push({ name: 'transactions:in-doubt', ok: stale.length === 0, message: `${doubtful.length} in-doubt distributed transaction(s) in the coordinator log` });
       if (stale.length > 0) result.errors.push(`${stale.length} distributed transaction(s) in doubt for more than ${staleSeconds} s (${stale.map((r) => r.globalId).slice(0, 5).join(', ')}); recovery has not finished them: see datakeep tx list`);
       else if (doubtful.length > 0) result.warnings.push(`${doubtful.length} distributed transaction(s) in doubt; recovery is finishing them`);
@@ -342,7 +356,7 @@ export class TransactionManager {
         live: this.#live,
         logger: this.context().logger,
         adapters: () => this.context().registry.all(),
-        graceMs: this.#options.recoveryGrace,
+        graceMs: this.#opts().recoveryGrace,
       });
     }
     return this.#recovery;

@@ -176,16 +176,10 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
     const session = await this.acquire();
     let broken = false;
     const run = async (sql: string, params: readonly unknown[] | undefined) => {
-      const prepared = this.prepareStatement(sql, params);
-      const started = performance.now();
       try {
-        const result = await this.driver.run(session, prepared.text, prepared.params);
-        this.counters.recordQuery(started, false);
-        return result;
-      } catch (raw) {
-        this.counters.recordQuery(started, true);
-        const error = this.mapError(raw, 'query');
-        if (error instanceof ConnectionError) broken = true;
+        return await this.runOn(session, this.prepareStatement(sql, params));
+      } catch (error) {
+        if (isSessionBroken(error)) broken = true;
         throw error;
       }
     };
@@ -209,19 +203,14 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
     }
     const tx = this.activeTransaction();
     if (tx) return this.runInTransaction(tx, sql, params);
+    // Placeholders are checked before a connection is taken, so bad input never occupies the pool.
     const prepared = this.prepareStatement(sql, params);
     const session = await this.acquire();
-    const started = performance.now();
     let broken = false;
     try {
-      const result = await this.driver.run(session, prepared.text, prepared.params);
-      this.counters.recordQuery(started, false);
-      return result;
-    } catch (raw) {
-      this.counters.recordQuery(started, true);
-      const error = this.mapError(raw, 'query');
-      // A client-side timeout leaves the statement in flight on that connection: it must not be reused.
-      broken = error instanceof ConnectionError || (error instanceof TimeoutError && error.kind === 'statement' && !(error.cause as { severity?: unknown } | undefined)?.severity);
+      return await this.runOn(session, prepared);
+    } catch (error) {
+      broken = isSessionBroken(error);
       throw error;
     } finally {
       this.driver.release(session, broken);
@@ -229,15 +218,23 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
   }
 
   private async runInTransaction(tx: ActiveTransaction<S>, sql: string, params: readonly unknown[] | undefined): Promise<StatementResult> {
-    const prepared = this.prepareStatement(sql, params);
+    try {
+      return await this.runOn(tx.session, this.prepareStatement(sql, params));
+    } catch (error) {
+      tx.aborted = true;
+      throw error;
+    }
+  }
+
+  /** One prepared statement on a session: timed and counted in the metrics, driver errors mapped. */
+  private async runOn(session: S, prepared: { text: string; params: readonly unknown[] | undefined }): Promise<StatementResult> {
     const started = performance.now();
     try {
-      const result = await this.driver.run(tx.session, prepared.text, prepared.params);
+      const result = await this.driver.run(session, prepared.text, prepared.params);
       this.counters.recordQuery(started, false);
       return result;
     } catch (raw) {
       this.counters.recordQuery(started, true);
-      tx.aborted = true;
       throw this.mapError(raw, 'query');
     }
   }
@@ -455,4 +452,12 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
       circuit: { state: this.breaker.state, opened: this.breaker.timesOpened },
     };
   }
+}
+
+/**
+ * Whether a failed statement leaves its session unusable: a lost connection, or a client-side timeout, which leaves the
+ * statement still running on that connection (a server-side cancellation, which carries the server's severity, does not).
+ */
+function isSessionBroken(error: unknown): boolean {
+  return error instanceof ConnectionError || (error instanceof TimeoutError && error.kind === 'statement' && !(error.cause as { severity?: unknown } | undefined)?.severity);
 }

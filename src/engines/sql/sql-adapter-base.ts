@@ -206,10 +206,17 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
     // Placeholders are checked before a connection is taken, so bad input never occupies the pool.
     const prepared = this.prepareStatement(sql, params);
     const session = await this.acquire();
+    // The pooled path is the hot path (every dm.query): it runs the statement inline rather than through runOn,
+    // saving a promise hop per query, as the query-overhead benchmark measured it.
+    const started = performance.now();
     let broken = false;
     try {
-      return await this.runOn(session, prepared);
-    } catch (error) {
+      const result = await this.driver.run(session, prepared.text, prepared.params);
+      this.counters.recordQuery(started, false);
+      return result;
+    } catch (raw) {
+      this.counters.recordQuery(started, true);
+      const error = this.mapError(raw, 'query');
       broken = isSessionBroken(error);
       throw error;
     } finally {

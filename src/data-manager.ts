@@ -29,7 +29,7 @@ export class DataManager {
   readonly transactions = new TransactionManager(() => this.#holder.get());
   readonly monitoring = new Monitoring(() => this.#holder.get().registry, () => this.transactions.validate());
   readonly migrations = new MigrationManager(() => this.#holder.get());
-  readonly backups = new BackupManager(() => this.#holder.get());
+  readonly backups = new BackupManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options));
 
   constructor(options: DataManagerOptions = {}) {
     this.#options = options;

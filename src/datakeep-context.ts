@@ -30,6 +30,14 @@ export class DatakeepContext {
     readonly logger: Logger,
   ) {}
 
+  /**
+   * The configuration alone, without opening any database: what reading a backup repository needs (listing,
+   * verifying and restoring must work while the database they protect is down).
+   */
+  static configuration(options: DataManagerOptions): ResolvedDatakeepConfig {
+    return options.config !== undefined ? resolveConfigObject(options.config, 'DataManager options.config') : loadConfig({ file: options.configFile });
+  }
+
   static async open(configs: readonly (DatabaseConfig | string)[] | undefined, options: DataManagerOptions): Promise<DatakeepContext> {
     let config: ResolvedDatakeepConfig;
     if (configs !== undefined) {
@@ -88,6 +96,11 @@ export class ContextHolder {
       },
     );
     return this.#opening.then(() => undefined);
+  }
+
+  /** The context when initialized, else undefined (for work that needs only the configuration). */
+  peek(): DatakeepContext | undefined {
+    return this.#context;
   }
 
   get(): DatakeepContext {

@@ -1,16 +1,22 @@
 import { constants, existsSync } from 'node:fs';
-import { access, chown, readdir, stat } from 'node:fs/promises';
+import { access, chown, mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { isSqlAdapter, type DatabaseAdapter } from '../adapters/database-adapter.js';
 import { datakeepCommandLine, shellQuote } from '../cli/datakeep-command-line.js';
+import type { ResolvedDatakeepConfig } from '../config/datakeep-config.js';
 import type { DatakeepContext } from '../datakeep-context.js';
 import { ConfigurationError, UsageError } from '../errors/index.js';
 import { initRepository, openRepository } from '../repository/index.js';
 import type { BackupSummary, PruneResult, Repository, VerifyReport } from '../repository/repository-types.js';
 import type { JobScheduler } from '../scheduler/job-scheduler.js';
 import { resolveBackupConfig, type BackupConfig, type ResolvedBackupConfig } from './backup-config.js';
-import { backupPostgres, backupPostgresStream, pickBackupForTime, resolvePassphrase, restorePostgres, type PostgresBackupProgress, type PostgresRestoreProgress } from './postgres/index.js';
-import { decideRetention, walOrder, type RetentionPolicy } from './retention-policy.js';
+import { backupPostgres, backupPostgresStream, resolvePassphrase, restorePostgres, type PostgresBackupProgress, type PostgresRestoreProgress } from './postgres/index.js';
+import { walkArchivedWal } from './postgres/archived-wal-path.js';
+import { recoverabilityWindow, segmentSizeOf, type RecoverabilityWindow } from './postgres/recoverability-window.js';
+import { serverOsUser } from './postgres/server-os-user.js';
+import { TimelineHistory } from './postgres/timeline-history.js';
+import { parseLsn } from './postgres/wal-position.js';
+import { decideRetention, describeRecoveryWindow, walOrder, type RetentionPolicy } from './retention-policy.js';
 
 /** Used when `encryption: false`: objects stay authenticated, but the key is not secret (documented). */
 interface OpenedRepository {
@@ -59,22 +65,68 @@ export interface ExpireResult {
   readonly kept: readonly { backupId: string; reasons: string[] }[];
   readonly walRemoved: number;
   readonly prune?: PruneResult;
+  /** The point-in-time recovery window left after this decision: from the oldest kept backup's consistency point. */
+  readonly window: { readonly from: string | undefined; readonly requestedMs: number; readonly short: boolean; readonly description: string };
 }
 
 export interface RestoreOptions {
-  /** Recovery targets (at most one). With `targetTime` and no backup id, the right base backup is picked. */
+  /**
+   * Recovery targets (at most one). A time is a `Date`, ISO 8601 with `Z` or an offset, or PostgreSQL's form with an
+   * offset ('2026-11-28 14:05:00+00'); a time without a zone needs `timeZone`. Without a backup id, the newest backup
+   * consistent before the target is the base.
+   */
   targetTime?: Date | string;
+  /** IANA zone for a targetTime written without one. */
+  timeZone?: string;
   targetLsn?: string;
   targetName?: string;
+  /** Stop just after the target (default) or just before it. */
+  targetInclusive?: boolean;
+  /** Timeline to recover along: default the base backup's own; a number, or 'latest'. */
+  targetTimeline?: number | 'latest';
   /** A new or empty directory (default: DESTINATION/restores/<backup id>-<time>); never a running cluster's. */
   to?: string;
-  /** The database whose backup to restore (needed with targetTime when several are backed up). */
+  /** The database whose backup to restore (needed when several are backed up). */
   database?: string;
   /** Repository root (default: the destination of the last createBackup/setupBackups, or the config file's). */
   destination?: string;
+  /** The port written into the restored configuration (default: start.port; the source's would collide). */
+  port?: number;
   /** Start the restored server on this port and wait until it has recovered and promoted. */
   start?: { port: number };
+  /**
+   * A repository of its own for the restored server's WAL once it is promoted (default: archiving off). Never the
+   * source's: its new timeline would mislead later restores. Needs `passphraseFile` readable by the server's OS user.
+   */
+  archiveTo?: string;
+  /** The passphrase file (default: the backup config's passphraseFile, then DATAKEEP_REPO_PASSPHRASE(_FILE)). */
+  passphraseFile?: string;
+  /** On failure keep what was written instead of removing it. */
+  keepFailed?: boolean;
+  /** Argument names for error messages (the CLI passes its flags). */
+  fields?: { time?: string; lsn?: string; name?: string };
   onProgress?: (progress: PostgresRestoreProgress) => void;
+}
+
+export interface RestoreResult {
+  readonly backupId: string;
+  /** Set when the base is an ancestor of the backup asked for (the target lies before the latter's consistency). */
+  readonly note: string | undefined;
+  readonly database: string;
+  readonly to: string;
+  readonly timeline: number;
+  readonly target: string | undefined;
+  readonly started: boolean;
+  readonly walSegmentsChecked: number;
+  readonly recoverySettings: readonly string[];
+  /** The command that starts the restored server (when `start` was not asked for). */
+  readonly startCommand: string;
+}
+
+export interface BackupVerifyResult extends VerifyReport {
+  /** WAL after the backup, read and authenticated, up to the end of the unbroken archive on its timeline. */
+  readonly walSegmentsAfter: number;
+  readonly walEndsAt: string | undefined;
 }
 
 export interface BackupRunOptions {
@@ -88,7 +140,12 @@ export interface BackupRunOptions {
 export class BackupManager {
   #lastConfig: ResolvedBackupConfig | undefined;
 
-  constructor(private readonly context: () => DatakeepContext) {}
+  /**
+   * @param context the initialized DataManager's context (databases, state store, scheduler)
+   * @param configuration the configuration alone: reading a repository (list, verify, window, restore) needs no
+   *   database connection, and must work while the database it protects is down
+   */
+  constructor(private readonly context: () => DatakeepContext, private readonly configuration: () => ResolvedDatakeepConfig = () => context().config) {}
 
   private scheduler(): JobScheduler {
     return this.context().scheduler();
@@ -148,43 +205,118 @@ export class BackupManager {
     return { name, nextRun };
   }
 
-  /** The seed's `restoreBackup(backupId)`, plus point-in-time targets. Never restores over a running cluster. */
-  async restoreBackup(backupId: string | undefined, options: RestoreOptions = {}): Promise<{ backupId: string; database: string; to: string; started: boolean; recoverySettings: readonly string[] }> {
+  /**
+   * The seed's `restoreBackup(backupId)`, plus point-in-time targets. Reads only the repository (the source database
+   * may be down), never restores over a running cluster, and refuses before writing anything what cannot work.
+   */
+  async restoreBackup(backupId: string | undefined, options: RestoreOptions = {}): Promise<RestoreResult> {
     const destination = this.destination(options.destination);
-    const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
+    const passphrase = await this.passphrase({ passphraseFile: options.passphraseFile });
     const repos = await this.repositories(destination, passphrase);
     try {
-      return await this.restoreFrom(repos, destination, backupId, options);
+      return await this.restoreFrom(repos, destination, backupId, options, passphrase);
     } finally {
       await closeAll(repos);
     }
   }
 
-  private async restoreFrom(repos: OpenedRepository[], destination: string, backupId: string | undefined, options: RestoreOptions): Promise<{ backupId: string; database: string; to: string; started: boolean; recoverySettings: readonly string[] }> {
-    const found = await this.findBackup(repos, destination, backupId, options);
-    const to = resolvePath(options.to ?? join(destination, 'restores', `${found.summary.backupId}-${new Date().toISOString().replace(/[:.]/g, '')}`));
-    const command = [...datakeepCommandLine(), 'wal', 'get', '%f', '%p', '--repo', found.path];
-    const passphraseFile = this.#lastConfig?.passphraseFile ?? process.env.DATAKEEP_REPO_PASSPHRASE_FILE;
-    if (passphraseFile) command.push('--passphrase-file', resolvePath(passphraseFile));
-    const restoreCommand = command.map((a) => (a === '%f' || a === '%p' ? (a === '%p' ? '"%p"' : a) : shellQuote(a))).join(' ');
+  private async restoreFrom(repos: OpenedRepository[], destination: string, backupId: string | undefined, options: RestoreOptions, passphrase: string): Promise<RestoreResult> {
+    const found = await this.findRepository(repos, destination, backupId, options.database);
+    const database = found.database;
+    const to = resolvePath(options.to ?? join(await this.restoresDirectory(destination), `${database}-${new Date().toISOString().replace(/[:.]/g, '')}`));
+    const archive = options.archiveTo === undefined ? 'off' as const : await this.archiveForRestore(options, found.path, passphrase);
+    const walGet = (passphraseFile: string | undefined) => {
+      const command = [...datakeepCommandLine(), 'wal', 'get', '%f', '%p', '--repo', found.path];
+      if (passphraseFile) command.push('--passphrase-file', passphraseFile);
+      return command.map((a) => (a === '%f' ? a : a === '%p' ? '"%p"' : shellQuote(a))).join(' ');
+    };
     const result = await restorePostgres({
       repository: found.repository,
-      backupId: found.summary.backupId,
+      backupId,
+      database,
       to,
-      restoreCommand,
+      // The server's OS user rarely can read the passphrase where datakeep got it (an environment variable, a file
+      // of root's): the restore writes it into the data directory for that user, and recovery_end_command removes it.
+      restoreCommand: ({ passphraseFile }) => walGet(passphraseFile),
+      passphrase,
       target: options.targetTime !== undefined || options.targetLsn !== undefined || options.targetName !== undefined
-        ? { time: options.targetTime, lsn: options.targetLsn, name: options.targetName }
+        ? { time: options.targetTime, timeZone: options.timeZone, lsn: options.targetLsn, name: options.targetName, inclusive: options.targetInclusive }
         : undefined,
+      timeline: options.targetTimeline,
+      archive,
+      port: options.port ?? options.start?.port,
+      keepFailed: options.keepFailed,
+      fields: options.fields,
       start: options.start ? { port: options.start.port } : undefined,
       onProgress: options.onProgress,
     });
-    return { backupId: found.summary.backupId, database: found.summary.database, to: result.to, started: result.started, recoverySettings: result.recoverySettings };
+    const { startCommandFor } = await import('./postgres/start-restored-cluster.js');
+    this.log('info', `restored ${database} backup ${result.backupId} into ${result.to}${result.target ? ` to ${result.target}` : ''}`);
+    return {
+      backupId: result.backupId, note: result.note, database, to: result.to, timeline: result.timeline, target: result.target,
+      started: result.started, walSegmentsChecked: result.walSegmentsChecked, recoverySettings: result.recoverySettings,
+      startCommand: startCommandFor(result.to),
+    };
+  }
+
+  /** The archive_command for a restored server that archives into a repository of its own (created when missing). */
+  private async archiveForRestore(options: RestoreOptions, sourcePath: string, passphrase: string): Promise<{ archiveCommand: string }> {
+    const target = resolvePath(options.archiveTo!);
+    if (target === resolvePath(sourcePath) || target.startsWith(`${resolvePath(sourcePath)}/`)) {
+      throw new UsageError('archiveTo', `"${target}" is the repository being restored from; a restored server archiving there writes a new timeline into its source's history; give a new directory`);
+    }
+    const passphraseFile = options.passphraseFile ?? this.passphraseFileSetting();
+    if (!passphraseFile) throw new UsageError('archiveTo', 'needs passphraseFile (a file the server\'s OS user can read, kept after the restore) for the archive_command of the new repository');
+    if (!existsSync(join(target, 'config'))) {
+      const repository = await initRepository(target, { passphrase, compression: 'zstd' });
+      await repository.close();
+      if (process.getuid?.() === 0) {
+        const user = serverOsUser();
+        await chownTree(target, user.uid, user.gid);
+      }
+    }
+    const command = [...datakeepCommandLine(), 'wal', 'push', '%p', '--repo', target, '--passphrase-file', resolvePath(passphraseFile)];
+    return { archiveCommand: command.map((a) => (a === '%p' ? a : shellQuote(a))).join(' ') };
+  }
+
+  /**
+   * DESTINATION/restores, created so that the server's OS user can enter it: as root, a directory of root's with mode
+   * 0700 would stop the restored server from opening its data directory.
+   */
+  private async restoresDirectory(destination: string): Promise<string> {
+    const dir = join(destination, 'restores');
+    if (!existsSync(dir)) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      if (process.getuid?.() === 0) {
+        const user = serverOsUser();
+        await chown(dir, user.uid, user.gid);
+      }
+    }
+    return dir;
+  }
+
+  /** The recoverability window of each database (or the one asked for), from the repository alone. */
+  async window(database?: string, options: { destination?: string; timeline?: number } = {}): Promise<RecoverabilityWindow[]> {
+    const destination = this.destination(options.destination);
+    const repos = await this.repositories(destination, await this.passphrase({}));
+    try {
+      const out: RecoverabilityWindow[] = [];
+      for (const r of repos) {
+        const name = r.path.split('/').pop()!;
+        if (database !== undefined && database !== name) continue;
+        out.push(await recoverabilityWindow(r.repository, name, { timeline: options.timeline }));
+      }
+      if (database !== undefined && out.length === 0) throw new UsageError('database', `no repository for "${database}" in ${destination} (there are: ${repos.map((r) => r.path.split('/').pop()).join(', ') || 'none'})`);
+      return out;
+    } finally {
+      await closeAll(repos);
+    }
   }
 
   /** Completed backups of every repository under the destination, oldest first. */
   async listBackups(options: { destination?: string } = {}): Promise<(BackupSummary & { repository: string })[]> {
     const destination = this.destination(options.destination);
-    const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
+    const passphrase = await this.passphrase({});
     const out: (BackupSummary & { repository: string })[] = [];
     const repos = await this.repositories(destination, passphrase);
     try {
@@ -197,12 +329,31 @@ export class BackupManager {
     return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   }
 
-  async verifyBackup(backupId: string, options: { destination?: string } = {}): Promise<VerifyReport> {
+  /**
+   * Re-reads and re-hashes every chunk of the backup and its WAL, then reads and authenticates the WAL after it up to
+   * the end of the unbroken archive on its timeline: every segment a restore to any later target could need.
+   */
+  async verifyBackup(backupId: string, options: { destination?: string } = {}): Promise<BackupVerifyResult> {
     const destination = this.destination(options.destination);
-    const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
-    const repos = await this.repositories(destination, passphrase);
+    const repos = await this.repositories(destination, await this.passphrase({}));
     try {
-      return await (await this.findBackup(repos, destination, backupId, {})).repository.verify(backupId);
+      const found = await this.findRepository(repos, destination, backupId, undefined);
+      const report = await found.repository.verify(backupId);
+      const summary = (await found.repository.list()).find((s) => s.backupId === backupId)!;
+      if (typeof summary.metadata.startLsn !== 'string') return { ...report, walSegmentsAfter: 0, walEndsAt: undefined };
+      const history = await TimelineHistory.load(found.repository, Number(summary.metadata.timeline ?? 1));
+      const problems = [...report.problems];
+      let after = 0;
+      let endsAt: string | undefined;
+      try {
+        const path = await walkArchivedWal(found.repository, history, parseLsn(String(summary.metadata.stopLsn ?? summary.metadata.startLsn)), segmentSizeOf([summary]), { authenticate: true });
+        after = path.segments.length;
+        endsAt = path.segments.at(-1)?.name;
+      } catch (error) {
+        const items = (error as { items?: readonly string[] }).items ?? [];
+        problems.push({ kind: 'corrupt-wal', backupId, path: items[0] ?? 'wal', message: (error as Error).message });
+      }
+      return { ...report, ok: problems.length === 0, problems, walSegmentsAfter: after, walEndsAt: endsAt };
     } finally {
       await closeAll(repos);
     }
@@ -213,7 +364,7 @@ export class BackupManager {
     const destination = this.destination(options.destination);
     const retention = options.retention ?? this.#lastConfig?.retention;
     if (!retention) throw new UsageError('retention', 'no retention policy given; pass {daily, weekly, monthly, yearly} (or call createBackup/setupBackups first)');
-    const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
+    const passphrase = await this.passphrase({});
     const out: ExpireResult[] = [];
     const repos = await this.repositories(destination, passphrase);
     try {
@@ -234,6 +385,8 @@ export class BackupManager {
         backupId: s.backupId, type: s.type, parent: s.parent, finishedAt: new Date(s.finishedAt),
         firstWal: (s.metadata.walSegments as string[] | undefined)?.[0],
       })), retention);
+      const window = { from: decision.window.from?.toISOString(), requestedMs: decision.window.requested, short: decision.windowShort, description: describeRecoveryWindow(decision) };
+      if (!dryRun) this.log(decision.windowShort ? 'warn' : 'info', `${database}: retention kept ${decision.keep.size} backup(s), expired ${decision.expire.length}; ${window.description}`);
       let walRemoved = 0;
       let pruned: PruneResult | undefined;
       if (!dryRun) {
@@ -247,8 +400,8 @@ export class BackupManager {
         }
       }
       if (prune && !dryRun && decision.expire.length > 0) pruned = await repository.prune();
-      await this.audit('backup.expire', database, dryRun, { expired: decision.expire, walRemoved });
-      return { database, dryRun, expired: decision.expire, kept: [...decision.keep].map(([backupId, reasons]) => ({ backupId, reasons })), walRemoved, prune: pruned };
+      await this.audit('backup.expire', database, dryRun, { expired: decision.expire, walRemoved, window: window.description });
+      return { database, dryRun, expired: decision.expire, kept: [...decision.keep].map(([backupId, reasons]) => ({ backupId, reasons })), walRemoved, prune: pruned, window };
     } finally {
       await lock?.release();
     }
@@ -256,7 +409,7 @@ export class BackupManager {
 
   async prune(options: { destination?: string; dryRun?: boolean } = {}): Promise<(PruneResult & { repository: string })[]> {
     const destination = this.destination(options.destination);
-    const passphrase = await this.passphrase(this.#lastConfig ?? { encryption: true, passphraseFile: undefined });
+    const passphrase = await this.passphrase({});
     const out: (PruneResult & { repository: string })[] = [];
     const repos = await this.repositories(destination, passphrase);
     try {
@@ -353,39 +506,59 @@ export class BackupManager {
     return out;
   }
 
-  private async findBackup(repos: OpenedRepository[], destination: string, backupId: string | undefined, options: RestoreOptions): Promise<OpenedRepository & { summary: BackupSummary }> {
-    if (backupId === undefined || backupId === 'latest') {
-      const candidates: { path: string; repository: Repository; summary: BackupSummary }[] = [];
+  /** The repository holding `backupId`, or the one of `database` (or the only one) when no id is given. */
+  private async findRepository(repos: OpenedRepository[], destination: string, backupId: string | undefined, database: string | undefined): Promise<OpenedRepository & { database: string }> {
+    const named = (r: OpenedRepository) => ({ ...r, database: r.path.split('/').pop()! });
+    if (backupId !== undefined && backupId !== 'latest') {
       for (const r of repos) {
-        const database = r.path.split('/').pop()!;
-        if (options.database && options.database !== database) continue;
-        const summaries = await r.repository.list();
-        const summary = options.targetTime !== undefined ? pickBackupForTime(summaries, options.targetTime, database) : summaries.at(-1);
-        if (summary) candidates.push({ ...r, summary });
+        if ((await r.repository.list()).some((s) => s.backupId === backupId)) return named(r);
       }
-      if (candidates.length === 0) throw new UsageError('backupId', `no completed backup${options.targetTime ? ` finished before ${String(options.targetTime)}` : ''} in ${destination}`);
-      if (candidates.length > 1) throw new UsageError('database', `backups of several databases are in ${destination} (${candidates.map((c) => c.summary.database).join(', ')}); say which with options.database`);
-      return candidates[0]!;
+      throw new UsageError('backupId', `no completed backup "${backupId}" in ${destination}; see listBackups() / datakeep backup list`);
     }
+    const candidates = [];
     for (const r of repos) {
-      const summary = (await r.repository.list()).find((s) => s.backupId === backupId);
-      if (summary) return { ...r, summary };
+      if (database !== undefined && database !== r.path.split('/').pop()) continue;
+      if ((await r.repository.list()).length > 0) candidates.push(named(r));
     }
-    throw new UsageError('backupId', `no completed backup "${backupId}" in ${destination}; see listBackups() / datakeep backup list`);
+    if (candidates.length === 0) throw new UsageError(database ? 'database' : 'backupId', `no completed backup${database ? ` of ${database}` : ''} in ${destination}`);
+    if (candidates.length > 1) throw new UsageError('database', `backups of several databases are in ${destination} (${candidates.map((c) => c.database).join(', ')}); say which with options.database (--database)`);
+    return candidates[0]!;
   }
 
   private destination(given: string | undefined): string {
-    const destination = given ?? this.#lastConfig?.destination ?? (this.context().config.backups?.destination as string | undefined);
-    if (!destination) throw new UsageError('destination', 'no backup destination known; pass options.destination, or call createBackup/setupBackups first, or set "backups.destination" in the config file');
+    const destination = given ?? this.#lastConfig?.destination ?? (this.configuration().backups?.destination as string | undefined);
+    if (!destination) throw new UsageError('destination', 'no backup destination known; pass options.destination (--dest), or call createBackup/setupBackups first, or set "backups.destination" in the config file');
     return resolvePath(destination);
   }
 
-  private async passphrase(config: Pick<ResolvedBackupConfig, 'encryption' | 'passphraseFile'>): Promise<string> {
-    if (!config.encryption) return PUBLIC_PASSPHRASE;
+  private passphraseFileSetting(): string | undefined {
+    const configured = this.configuration().backups?.passphraseFile;
+    return this.#lastConfig?.passphraseFile ?? (typeof configured === 'string' ? configured : undefined);
+  }
+
+  /**
+   * The repository passphrase, from the same sources for every command: the call's passphraseFile, the backup
+   * config's (the last createBackup/setupBackups, else the config file's "backups"), then DATAKEEP_REPO_PASSPHRASE
+   * and DATAKEEP_REPO_PASSPHRASE_FILE. `encryption: false` uses the public passphrase.
+   */
+  private async passphrase(given: { encryption?: boolean; passphraseFile?: string }): Promise<string> {
+    const configuredEncryption = this.#lastConfig?.encryption ?? this.configuration().backups?.encryption;
+    const encryption = given.encryption ?? (configuredEncryption === false ? false : true);
+    if (!encryption) return PUBLIC_PASSPHRASE;
+    const passphraseFile = given.passphraseFile ?? this.passphraseFileSetting();
     try {
-      return await resolvePassphrase({ passphraseFile: config.passphraseFile });
+      return await resolvePassphrase({ passphraseFile: passphraseFile === undefined ? undefined : resolvePath(passphraseFile) });
     } catch (cause) {
-      throw new ConfigurationError('encryption', 'is on, but no repository passphrase was given', 'Set DATAKEEP_REPO_PASSPHRASE (or DATAKEEP_REPO_PASSPHRASE_FILE, or passphraseFile in the backup config), or set encryption: false', { cause });
+      if (passphraseFile !== undefined) throw cause;
+      throw new ConfigurationError('encryption', 'is on, but no repository passphrase was given', 'Set DATAKEEP_REPO_PASSPHRASE (or DATAKEEP_REPO_PASSPHRASE_FILE, or passphraseFile in the backup config, or --passphrase-file), or set encryption: false', { cause });
+    }
+  }
+
+  private log(level: 'info' | 'warn', message: string): void {
+    try {
+      this.context().logger.log(level, message);
+    } catch {
+      // Not initialized (a repository-only command): nothing to log to but the caller's output.
     }
   }
 

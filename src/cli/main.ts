@@ -28,10 +28,14 @@ Commands:
                         show (or remove a stale lease of) each database's migration lock
   backup create [--type T] [--dest DIR]
                         back up every database with a backup driver, then apply retention (progress on stderr)
-  backup list|verify ID|expire|prune
-                        completed backups; re-read and re-hash one; apply retention; reclaim chunks (--dry-run)
-  restore [ID] --to DIR [--target-time T|--target-lsn L|--target-name N] [--start-port P]
-                        assemble a data directory for point-in-time recovery (never over a running cluster)
+  backup list|verify ID|window [DB]|expire|prune
+                        completed backups and the recoverability window; re-read and re-hash one (and its WAL);
+                        first and last recoverable instant; apply retention; reclaim chunks (--dry-run)
+  restore [ID] [--to DIR] [--target-time T [--time-zone Z]|--target-lsn L|--target-name N] [--port P | --start-port P]
+                        assemble a data directory for point-in-time recovery (never over a running cluster); T is
+                        ISO 8601 with Z or an offset, or '2026-11-28 14:05:00+00'; --start-port starts it and waits
+                        for the promotion; --target-timeline N|latest, --archive-to DIR, --keep-failed
+                        (these read only the repository: they work while the database is down)
   wal push %p | wal get %f %p | wal check
                         archive_command / restore_command / prove the archive has no gap (--repo DIR)
   tx list               unfinished distributed transactions and prepared branches (exit 1 when any is in doubt)
@@ -44,11 +48,12 @@ Options:
   --json                machine-readable output
   --dir DIR             migrations directory (default: "migrations.directory" in the config, else ./migrations)
   --dry-run             say what would happen; change nothing
+  --passphrase-file F   the backup repository's passphrase (else backups.passphraseFile, $DATAKEEP_REPO_PASSPHRASE(_FILE))
   --allow-out-of-order  apply pending migrations older than the newest applied one
   -h, --help            this help
 
 Exit codes: 0 ok; 1 the command failed (unhealthy database, rejected statement); 2 bad usage or configuration;
-3 a database could not be reached. Errors are one line on stderr.`;
+3 a database could not be reached. Errors go to stderr (every line of a multi-line error, indented).`;
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never calls process.exit. */
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
@@ -86,6 +91,12 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         'target-lsn': { type: 'string' },
         'target-name': { type: 'string' },
         'start-port': { type: 'string' },
+        port: { type: 'string' },
+        'time-zone': { type: 'string' },
+        'target-timeline': { type: 'string' },
+        'passphrase-file': { type: 'string' },
+        'archive-to': { type: 'string' },
+        'keep-failed': { type: 'boolean', default: false },
         database: { type: 'string' },
         rollback: { type: 'boolean', default: false },
       },
@@ -99,6 +110,8 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     backupFlags = {
       type: values.type, dest: values.dest, dryRun: values['dry-run'] ?? false, targetTime: values['target-time'], targetLsn: values['target-lsn'],
       targetName: values['target-name'], to: values.to, startPort: values['start-port'], database: values.database,
+      port: values.port, timeZone: values['time-zone'], targetTimeline: values['target-timeline'], passphraseFile: values['passphrase-file'],
+      archiveTo: values['archive-to'], keepFailed: values['keep-failed'] ?? false,
     };
     migrateFlags = {
       to: values.to, dir: values.dir, format: values.format, dryRun: values['dry-run'] ?? false, allowOutOfOrder: values['allow-out-of-order'] ?? false,
@@ -134,7 +147,8 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (ctx.json && error instanceof DatakeepError) io.out(toJson({ error: error.toJSON() }));
-    io.err(`datakeep: ${message.split('\n')[0]}`);
+    // Every line: a multi-line error carries the server's FATAL line, the log's path or the cleanup it did.
+    io.err(`datakeep: ${message.split('\n').join('\n  ')}`);
     return exitCodeFor(error);
   }
 }

@@ -9,7 +9,9 @@ import type { BackupSummary, ManifestFileEntry } from '../../src/repository/repo
 import { UsageError } from '../../src/errors/index.js';
 import { walkDataDirectory } from '../../src/backup/postgres/data-directory-walk.js';
 import { isFileUnchanged } from '../../src/backup/postgres/is-file-unchanged.js';
-import { pickBackupForTime } from '../../src/backup/postgres/pick-backup-for-time.js';
+import { chooseRestoreBase } from '../../src/backup/postgres/choose-restore-base.js';
+import { PostgresBackupError } from '../../src/backup/postgres/postgres-backup-error.js';
+import { TimelineHistory } from '../../src/backup/postgres/timeline-history.js';
 import { readTar } from '../../src/backup/postgres/read-tar.js';
 import { recoverySettings } from '../../src/backup/postgres/recovery-settings.js';
 import { parseBackupLabel } from '../../src/backup/postgres/backup-label.js';
@@ -64,22 +66,49 @@ describe('change detection (pgBackRest rules)', () => {
   });
 });
 
-function summary(id: string, type: BackupSummary['type'], stop: string, database = 'app'): BackupSummary {
-  return { backupId: id, type, parent: undefined, database, startedAt: stop, finishedAt: stop, sizeBytes: 0, storedBytes: 0, metadata: { stopTime: stop } };
+function summary(id: string, type: BackupSummary['type'], stop: string, database = 'app', extra: { parent?: string; stopLsn?: string; timeline?: number } = {}): BackupSummary {
+  return {
+    backupId: id, type, parent: extra.parent, database, startedAt: stop, finishedAt: stop, sizeBytes: 0, storedBytes: 0,
+    metadata: { stopTime: stop, startLsn: extra.stopLsn ?? '0/1000000', stopLsn: extra.stopLsn ?? '0/1000100', timeline: extra.timeline ?? 1 },
+  };
 }
+
+const micros = (iso: string) => BigInt(new Date(iso).getTime()) * 1000n;
 
 describe('choosing backups', () => {
   const list = [
-    summary('f1', 'full', '2026-01-01T00:00:00Z'),
-    summary('i1', 'incremental', '2026-01-02T00:00:00Z'),
-    summary('d1', 'differential', '2026-01-03T00:00:00Z'),
-    summary('x1', 'full', '2026-01-04T00:00:00Z', 'other'),
+    summary('f1', 'full', '2026-01-01T00:00:00Z', 'app', { stopLsn: '0/2000000' }),
+    summary('i1', 'incremental', '2026-01-02T00:00:00Z', 'app', { parent: 'f1', stopLsn: '0/4000000' }),
+    summary('d1', 'differential', '2026-01-03T00:00:00Z', 'app', { parent: 'f1', stopLsn: '0/6000000' }),
   ];
-  it('picks the newest backup consistent before the target time', () => {
-    assert.equal(pickBackupForTime(list, '2026-01-02T12:00:00Z', 'app')?.backupId, 'i1');
-    assert.equal(pickBackupForTime(list, new Date('2026-01-05T00:00:00Z'), 'app')?.backupId, 'd1');
-    assert.equal(pickBackupForTime(list, '2025-12-31T00:00:00Z', 'app'), undefined);
-    assert.throws(() => pickBackupForTime(list, 'yesterday'), /not a date/);
+  const tl1 = new TimelineHistory(1, []);
+  const at = (iso: string) => ({ kind: 'time' as const, micros: micros(iso), text: iso });
+  it('picks the newest backup consistent before the target time or LSN', () => {
+    assert.equal(chooseRestoreBase(list, at('2026-01-02T12:00:00Z'), tl1).base.backupId, 'i1');
+    assert.equal(chooseRestoreBase(list, at('2026-01-05T00:00:00Z'), tl1).base.backupId, 'd1');
+    assert.equal(chooseRestoreBase(list, { kind: 'lsn', lsn: parseLsn('0/5000000'), text: '0/5000000' }, tl1).base.backupId, 'i1');
+    assert.equal(chooseRestoreBase(list, { kind: 'none' }, tl1).base.backupId, 'd1');
+  });
+  it('replaces an asked-for backup by its newest ancestor consistent before the target, and says so', () => {
+    const chosen = chooseRestoreBase(list, at('2026-01-02T12:00:00Z'), tl1, 'd1');
+    assert.equal(chosen.base.backupId, 'f1');
+    assert.match(chosen.note ?? '', /backup d1 is consistent only from .*ancestor f1/);
+    assert.equal(chooseRestoreBase(list, at('2026-01-02T12:00:00Z'), tl1, 'i1').base.backupId, 'i1');
+  });
+  it('refuses a target before every usable backup, naming the backups that can serve it', () => {
+    assert.throws(() => chooseRestoreBase(list, at('2025-12-31T00:00:00Z'), tl1), (e: unknown) => e instanceof PostgresBackupError && e.reason === 'target-unreachable' && /no backup in the repository is consistent before it/.test(e.message));
+    const twoFulls = [...list, summary('f2', 'full', '2026-01-04T00:00:00Z', 'app', { stopLsn: '0/8000000' }), summary('i2', 'incremental', '2026-01-05T00:00:00Z', 'app', { parent: 'f2', stopLsn: '0/9000000' })];
+    assert.throws(() => chooseRestoreBase(twoFulls, at('2026-01-03T12:00:00Z'), tl1, 'i2'), (e: unknown) => e instanceof PostgresBackupError && /before backup i2 and its whole chain/.test(e.message) && /d1 \(consistent from/.test(e.message));
+  });
+  it('keeps to the history of the chosen timeline', () => {
+    const branched = [...list, summary('t2', 'full', '2026-01-04T00:00:00Z', 'app', { stopLsn: '0/7000000', timeline: 2 })];
+    // Timeline 2 left timeline 1 at 0/5000000: d1 (stop 0/6000000 on timeline 1) is not on its history.
+    const tl2 = TimelineHistory.parse(2, '1\t0/5000000\tno recovery target specified\n');
+    assert.equal(chooseRestoreBase(branched, at('2026-01-03T12:00:00Z'), tl2).base.backupId, 'i1');
+    assert.equal(chooseRestoreBase(branched, at('2026-01-05T00:00:00Z'), tl2).base.backupId, 't2');
+    assert.equal(chooseRestoreBase(branched, at('2026-01-05T00:00:00Z'), tl1).base.backupId, 'd1');
+    assert.equal(tl2.timelineOfSegment(4n, SEG), 1);
+    assert.equal(tl2.timelineOfSegment(5n, SEG), 2);
   });
   it('a differential is relative to the newest full, an incremental to the newest backup', () => {
     assert.equal(chooseParentBackup(list, 'app', 'differential')?.backupId, 'f1');
@@ -90,21 +119,25 @@ describe('choosing backups', () => {
 });
 
 describe('recovery settings', () => {
-  it('writes restore_command, one target, promote, and quotes values', () => {
-    const lines = recoverySettings("datakeep wal get %f '%p'", { time: new Date('2026-03-01T10:11:12.345Z'), inclusive: false });
+  it("writes restore_command, one target, promote, the backup's timeline, archiving off, the port; quotes values", () => {
+    const lines = recoverySettings({ restoreCommand: "datakeep wal get %f '%p'", target: { time: '2026-03-01 10:11:12.345000+00', inclusive: false }, timeline: 3, port: 5499 });
     assert.deepEqual(lines, [
       "restore_command = 'datakeep wal get %f ''%p'''",
-      "recovery_target_time = '2026-03-01 10:11:12.345+00'",
+      "recovery_target_time = '2026-03-01 10:11:12.345000+00'",
       'recovery_target_inclusive = false',
       "recovery_target_action = 'promote'",
-      "recovery_target_timeline = 'latest'",
+      "recovery_target_timeline = '3'",
+      "archive_mode = 'off'",
+      'port = 5499',
     ]);
-    assert.deepEqual(recoverySettings('x', undefined, { archive_mode: 'off' }), ["restore_command = 'x'", "recovery_target_timeline = 'latest'", "archive_mode = 'off'"]);
+    assert.deepEqual(recoverySettings({ restoreCommand: 'x', timeline: 'latest', archive: { archiveCommand: 'push %p' }, recoveryEndCommand: 'rm -f /d/p' }),
+      ["restore_command = 'x'", "recovery_target_timeline = 'latest'", "archive_mode = 'on'", "archive_command = 'push %p'", "recovery_end_command = 'rm -f /d/p'"]);
   });
-  it('refuses two targets, a bad LSN and an empty restore command', () => {
-    assert.throws(() => recoverySettings('x', { time: new Date(), lsn: '0/1' }), (e: unknown) => e instanceof UsageError && /one recovery target/.test(e.message));
-    assert.throws(() => recoverySettings('x', { lsn: 'zz' }), UsageError);
-    assert.throws(() => recoverySettings(' ', {}), UsageError);
+  it('refuses two targets, a bad LSN, a bad port and an empty restore command', () => {
+    assert.throws(() => recoverySettings({ restoreCommand: 'x', timeline: 1, target: { time: '2026-01-01 00:00:00+00', lsn: '0/1' } }), (e: unknown) => e instanceof UsageError && /one recovery target/.test(e.message));
+    assert.throws(() => recoverySettings({ restoreCommand: 'x', timeline: 1, target: { lsn: 'zz' } }), UsageError);
+    assert.throws(() => recoverySettings({ restoreCommand: 'x', timeline: 1, port: 70000 }), /port/);
+    assert.throws(() => recoverySettings({ restoreCommand: ' ', timeline: 1 }), UsageError);
   });
 });
 

@@ -22,6 +22,23 @@ function segment(name: string, content: Buffer): string {
   return path;
 }
 
+const SEGMENT = 16 * 1024 * 1024;
+
+/** A segment with PostgreSQL 15's long page header for `name` and a random body (wal push checks the header). */
+function walContent(name: string): Buffer {
+  const content = randomBytes(SEGMENT);
+  const segno = BigInt(`0x${name.slice(8, 16)}`) * 256n + BigInt(`0x${name.slice(16, 24)}`);
+  content.writeUInt16LE(0xd110, 0);
+  content.writeUInt16LE(0x0002, 2);
+  content.writeUInt32LE(Number.parseInt(name.slice(0, 8), 16), 4);
+  content.writeBigUInt64LE(segno * BigInt(SEGMENT), 8);
+  content.writeUInt32LE(0, 16);
+  content.writeBigUInt64LE(7n, 24);
+  content.writeUInt32LE(SEGMENT, 32);
+  content.writeUInt32LE(8192, 36);
+  return content;
+}
+
 function capture(): { io: { stdout: (t: string) => void; stderr: (t: string) => void; env: NodeJS.ProcessEnv }; text: () => string } {
   let text = '';
   return { io: { stdout: (t) => (text += t), stderr: (t) => (text += t), env: {} }, text: () => text };
@@ -51,11 +68,11 @@ after(async () => {
 
 describe('WAL archive', () => {
   it('accepts the same segment twice and refuses different content under the same name, keeping the original', async () => {
-    const first = randomBytes(256 * 1024);
+    const first = walContent('000000010000000000000001');
     const path = segment('000000010000000000000001', first);
     assert.equal(await walPush(repository, path), 'stored');
     assert.equal(await walPush(repository, path), 'already-present');
-    const other = segment('000000010000000000000001', randomBytes(256 * 1024));
+    const other = segment('000000010000000000000001', walContent('000000010000000000000001'));
     await assert.rejects(walPush(repository, other), (error: Error & { reason?: string }) => {
       assert.equal(error.reason, 'wal-conflict', error.message);
       return true;
@@ -77,11 +94,11 @@ describe('WAL archive', () => {
   });
 
   it('the command exits 0 for a repeated push, non-zero with the reason for a conflicting one', async () => {
-    const path = segment('000000010000000000000003', randomBytes(10_000));
+    const path = segment('000000010000000000000003', walContent('000000010000000000000003'));
     const args = ['--repo', repoPath, '--passphrase-file', keyFile];
     assert.equal(await runWalCommand(['push', path, ...args], capture().io), 0);
     assert.equal(await runWalCommand(['push', path, ...args], capture().io), 0);
-    writeFileSync(path, randomBytes(10_000));
+    writeFileSync(path, walContent('000000010000000000000003'));
     const out = capture();
     assert.equal(await runWalCommand(['push', path, ...args], out.io), WAL_EXIT.failed);
     assert.match(out.text(), /000000010000000000000003/);

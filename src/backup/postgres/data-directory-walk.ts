@@ -25,10 +25,14 @@ export interface DataDirectoryListing {
   readonly tablespaces: Tablespace[];
 }
 
-/** Files pg_basebackup leaves out (basebackup.c excludeFiles) plus the signal files a restore writes itself. */
+/**
+ * Files pg_basebackup leaves out (basebackup.c excludeFiles), the signal files a restore writes itself, and the
+ * passphrase file a restore leaves for restore_command until recovery ends (a secret never goes into a backup).
+ */
 const EXCLUDED_FILES = new Set([
   'postmaster.pid', 'postmaster.opts', 'postgresql.auto.conf.tmp', 'current_logfiles.tmp', 'backup_label',
   'tablespace_map', 'backup_manifest', 'backup_label.old', 'recovery.signal', 'standby.signal',
+  'datakeep_restore_passphrase',
 ]);
 
 /** Directories whose contents pg_basebackup leaves out (they are recreated empty): runtime state, not data. */

@@ -6,7 +6,6 @@ export type { PostgresBackupProgress, PostgresBackupResult } from './postgres-ba
 export { chooseParentBackup } from './choose-parent-backup.js';
 export { restorePostgres, type PostgresRestoreOptions, type PostgresRestoreProgress, type PostgresRestoreResult } from './restore-postgres.js';
 export { startRestoredCluster, type StartRestoredClusterOptions } from './start-restored-cluster.js';
-export { pickBackupForTime } from './pick-backup-for-time.js';
 export type { RecoveryTarget } from './recovery-settings.js';
 export { walPush } from './wal-push.js';
 export { walGet } from './wal-get.js';

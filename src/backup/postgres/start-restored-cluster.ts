@@ -70,6 +70,35 @@ export async function startRestoredCluster(options: StartRestoredClusterOptions)
   throw new PostgresBackupError('recovery-failed', `the restored server in ${options.dataDirectory} was still not promoted after ${timeoutMs} ms (${String(last)}):\n${tail(logFile)}`);
 }
 
+/**
+ * The shell command that starts a restored data directory as printed to users: pg_ctl of the right major version,
+ * as the server's OS user when run by root. The port and the rest of recovery are already in its configuration.
+ */
+export function startCommandFor(dataDirectory: string, osUser = 'postgres'): string {
+  const pgCtl = defaultPgCtl(dataDirectory);
+  const quoted = (a: string) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  const command = `${quoted(pgCtl)} -D ${quoted(dataDirectory)} -l ${quoted(join(dataDirectory, 'datakeep-restore.log'))} start`;
+  return process.getuid?.() === 0 ? `runuser -u ${osUser} -- ${command}` : command;
+}
+
+/** Stops a server running from `dataDirectory` (immediate: a restore that failed has nothing worth a checkpoint). */
+export async function stopRestoredCluster(dataDirectory: string, osUser = 'postgres'): Promise<void> {
+  if (!serverAlive(dataDirectory)) return;
+  const pgCtl = defaultPgCtl(dataDirectory);
+  const args = ['stop', '-D', dataDirectory, '-m', 'immediate', '-w', '-t', '30'];
+  const [command, argv] = process.getuid?.() === 0 ? ['runuser', ['-u', osUser, '--', pgCtl, ...args]] : [pgCtl, args];
+  try {
+    await execFileAsync(command, argv, { cwd: '/', timeout: 40_000 });
+  } catch {
+    try {
+      const pid = Number(readFileSync(join(dataDirectory, 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
+      if (pid > 0) process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
 function serverAlive(dataDirectory: string): boolean {
   try {
     const pid = Number(readFileSync(join(dataDirectory, 'postmaster.pid'), 'utf8').split('\n', 1)[0]);

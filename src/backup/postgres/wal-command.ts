@@ -20,7 +20,9 @@ export interface WalCommandIo {
 export const WAL_EXIT = Object.freeze({ ok: 0, failed: 1, notFound: 1, gap: 1, usage: 2, getError: 255 });
 
 const USAGE = `usage:
-  datakeep wal push <path>            (archive_command = 'datakeep wal push %p --repo DIR')
+  datakeep wal push <path> [--accept-new-timeline]
+                                      (archive_command = 'datakeep wal push %p --repo DIR'; the flag, run once by
+                                      hand, accepts a .history file after a failover to a replica that was behind)
   datakeep wal get <name> <dest>      (restore_command = 'datakeep wal get %f "%p" --repo DIR')
   datakeep wal check [--from SEGMENT|LSN] [--to SEGMENT|LSN] [--timeline N] [--json]
 options: --repo DIR (or DATAKEEP_REPO), --passphrase-file FILE (or DATAKEEP_REPO_PASSPHRASE / DATAKEEP_REPO_PASSPHRASE_FILE)`;
@@ -47,6 +49,7 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
         to: { type: 'string' },
         timeline: { type: 'string' },
         json: { type: 'boolean' },
+        'accept-new-timeline': { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -60,7 +63,7 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
       case 'push': {
         if (positionals.length !== 1) break;
         const repository = await openRepositoryForWal(access, env);
-        const outcome = await walPush(repository, positionals[0]!).finally(() => repository.close());
+        const outcome = await walPush(repository, positionals[0]!, { acceptNewTimeline: values['accept-new-timeline'] }).finally(() => repository.close());
         if (outcome === 'already-present') err(`datakeep wal push: ${positionals[0]} was already archived with the same content\n`);
         return WAL_EXIT.ok;
       }

@@ -1,0 +1,88 @@
+import type { BackupSummary, Repository } from '../../repository/repository-types.js';
+import { walkArchivedWal, type ArchivedWalPath } from './archived-wal-path.js';
+import { consistentAtMicros } from './choose-restore-base.js';
+import { TimelineHistory } from './timeline-history.js';
+import { openWalRecordReader, type WalStopRecord } from './wal-records.js';
+import { formatLsn, parseLsn } from './wal-position.js';
+
+/** The span of instants a point-in-time restore of one database can reach, from the repository alone. */
+export interface RecoverabilityWindow {
+  readonly database: string;
+  readonly timeline: number;
+  /** The oldest backup's consistency point: no restore can stop earlier. */
+  readonly from: { readonly time: string; readonly lsn: string | undefined; readonly backupId: string } | undefined;
+  /**
+   * The last transaction end (commit or abort) in the unbroken archive after the oldest backup: a time target must lie
+   * before it, since PostgreSQL stops at the first transaction end past the target. `lsn` is where the archived WAL ends.
+   */
+  readonly to: { readonly time: string | undefined; readonly lsn: string; readonly segment: string } | undefined;
+  /** The first missing segment after the archived run (replay ends there); undefined for an empty archive. */
+  readonly firstMissingWal: string | undefined;
+  readonly backups: number;
+}
+
+export function backupsOf(summaries: readonly BackupSummary[], database: string): BackupSummary[] {
+  return summaries.filter((s) => s.database === database);
+}
+
+export function segmentSizeOf(summaries: readonly BackupSummary[]): number {
+  return Number(summaries.find((s) => typeof s.metadata.walSegmentSize === 'number')?.metadata.walSegmentSize ?? 16 * 1024 * 1024);
+}
+
+export function serverMajorOf(summaries: readonly BackupSummary[]): number {
+  const num = Number(summaries.find((s) => typeof s.metadata.serverVersionNum === 'number')?.metadata.serverVersionNum ?? 150000);
+  return Math.floor(num / 10000);
+}
+
+/** How many segments back from the end of the archive to look for the last transaction end. */
+const TAIL_SEGMENTS = 16;
+
+/** The newest transaction end in the last segments of an archived run, read with pg_waldump. */
+export async function lastTransactionEnd(repository: Repository, path: ArchivedWalPath, segmentSize: number, serverMajor: number, after?: bigint): Promise<WalStopRecord | undefined> {
+  const reader = await openWalRecordReader(repository, { segmentSize, serverMajor });
+  try {
+    const tail = path.segments.slice(-TAIL_SEGMENTS).reverse();
+    for (const { segment, timeline } of tail) {
+      const ends = (await reader.segment(timeline, segment)).filter((r) => r.kind !== 'restore-point' && (after === undefined || r.lsn >= after));
+      const last = ends.at(-1);
+      if (last) return last;
+    }
+    return undefined;
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * The recoverability window on `timeline` (default: the newest backup's): from the oldest backup on its history to the
+ * last transaction end of the unbroken archive that follows it.
+ */
+export async function recoverabilityWindow(repository: Repository, database: string, options: { timeline?: number } = {}): Promise<RecoverabilityWindow> {
+  const backups = backupsOf(await repository.list(), database);
+  const newest = backups.at(-1);
+  const timeline = options.timeline ?? (typeof newest?.metadata.timeline === 'number' ? newest.metadata.timeline : 1);
+  const history = await TimelineHistory.load(repository, timeline);
+  const usable = backups.filter((b) => typeof b.metadata.startLsn === 'string' && history.reaches(Number(b.metadata.timeline ?? 1), parseLsn(String(b.metadata.stopLsn ?? b.metadata.startLsn))));
+  const oldest = usable.sort((a, b) => Number(consistentAtMicros(a) - consistentAtMicros(b)))[0];
+  if (!oldest) return { database, timeline, from: undefined, to: undefined, firstMissingWal: undefined, backups: backups.length };
+  const segmentSize = segmentSizeOf(backups);
+  const path = await walkArchivedWal(repository, history, parseLsn(String(oldest.metadata.startLsn)), segmentSize);
+  const last = path.segments.at(-1);
+  const end = last ? await lastTransactionEnd(repository, path, segmentSize, serverMajorOf(backups)) : undefined;
+  return {
+    database,
+    timeline,
+    from: { time: String(oldest.metadata.stopTime ?? oldest.finishedAt), lsn: typeof oldest.metadata.stopLsn === 'string' ? oldest.metadata.stopLsn : undefined, backupId: oldest.backupId },
+    to: last ? { time: end?.timeMicros === undefined ? undefined : microsToIso(end.timeMicros), lsn: formatLsn((last.segment + 1n) * BigInt(segmentSize)), segment: last.name } : undefined,
+    firstMissingWal: path.firstMissing,
+    backups: backups.length,
+  };
+}
+
+/** ISO 8601 UTC with microseconds when they are not zero. */
+export function microsToIso(micros: bigint): string {
+  const ms = micros / 1000n;
+  const rest = Number(micros % 1000n);
+  const iso = new Date(Number(ms)).toISOString();
+  return rest === 0 ? iso : iso.replace('Z', `${String(rest).padStart(3, '0')}Z`);
+}

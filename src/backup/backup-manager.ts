@@ -296,9 +296,9 @@ export class BackupManager {
   }
 
   /** The recoverability window of each database (or the one asked for), from the repository alone. */
-  async window(database?: string, options: { destination?: string; timeline?: number } = {}): Promise<RecoverabilityWindow[]> {
+  async window(database?: string, options: { destination?: string; timeline?: number; passphraseFile?: string } = {}): Promise<RecoverabilityWindow[]> {
     const destination = this.destination(options.destination);
-    const repos = await this.repositories(destination, await this.passphrase({}));
+    const repos = await this.repositories(destination, await this.passphrase({ passphraseFile: options.passphraseFile }));
     try {
       const out: RecoverabilityWindow[] = [];
       for (const r of repos) {
@@ -314,9 +314,9 @@ export class BackupManager {
   }
 
   /** Completed backups of every repository under the destination, oldest first. */
-  async listBackups(options: { destination?: string } = {}): Promise<(BackupSummary & { repository: string })[]> {
+  async listBackups(options: { destination?: string; passphraseFile?: string } = {}): Promise<(BackupSummary & { repository: string })[]> {
     const destination = this.destination(options.destination);
-    const passphrase = await this.passphrase({});
+    const passphrase = await this.passphrase({ passphraseFile: options.passphraseFile });
     const out: (BackupSummary & { repository: string })[] = [];
     const repos = await this.repositories(destination, passphrase);
     try {
@@ -333,9 +333,9 @@ export class BackupManager {
    * Re-reads and re-hashes every chunk of the backup and its WAL, then reads and authenticates the WAL after it up to
    * the end of the unbroken archive on its timeline: every segment a restore to any later target could need.
    */
-  async verifyBackup(backupId: string, options: { destination?: string } = {}): Promise<BackupVerifyResult> {
+  async verifyBackup(backupId: string, options: { destination?: string; passphraseFile?: string } = {}): Promise<BackupVerifyResult> {
     const destination = this.destination(options.destination);
-    const repos = await this.repositories(destination, await this.passphrase({}));
+    const repos = await this.repositories(destination, await this.passphrase({ passphraseFile: options.passphraseFile }));
     try {
       const found = await this.findRepository(repos, destination, backupId, undefined);
       const report = await found.repository.verify(backupId);
@@ -360,11 +360,11 @@ export class BackupManager {
   }
 
   /** Applies a retention policy (default: the last config's) to every repository; `dryRun` only reports. Audited. */
-  async expireBackups(options: { destination?: string; retention?: RetentionPolicy; dryRun?: boolean; prune?: boolean } = {}): Promise<ExpireResult[]> {
+  async expireBackups(options: { destination?: string; retention?: RetentionPolicy; dryRun?: boolean; prune?: boolean; passphraseFile?: string } = {}): Promise<ExpireResult[]> {
     const destination = this.destination(options.destination);
     const retention = options.retention ?? this.#lastConfig?.retention;
     if (!retention) throw new UsageError('retention', 'no retention policy given; pass {daily, weekly, monthly, yearly} (or call createBackup/setupBackups first)');
-    const passphrase = await this.passphrase({});
+    const passphrase = await this.passphrase({ passphraseFile: options.passphraseFile });
     const out: ExpireResult[] = [];
     const repos = await this.repositories(destination, passphrase);
     try {
@@ -407,9 +407,9 @@ export class BackupManager {
     }
   }
 
-  async prune(options: { destination?: string; dryRun?: boolean } = {}): Promise<(PruneResult & { repository: string })[]> {
+  async prune(options: { destination?: string; dryRun?: boolean; passphraseFile?: string } = {}): Promise<(PruneResult & { repository: string })[]> {
     const destination = this.destination(options.destination);
-    const passphrase = await this.passphrase({});
+    const passphrase = await this.passphrase({ passphraseFile: options.passphraseFile });
     const out: (PruneResult & { repository: string })[] = [];
     const repos = await this.repositories(destination, passphrase);
     try {

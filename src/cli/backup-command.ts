@@ -66,7 +66,7 @@ export async function backupCommand(ctx: CommandContext, flags: BackupFlags): Pr
   const [sub, arg] = ctx.positionals;
   if (!sub) throw new UsageError('backup', `missing subcommand; ${USAGE}`);
   const config = backupConfig(ctx, flags);
-  const options = { destination: config.destination };
+  const options = { destination: config.destination, passphraseFile: flags.passphraseFile };
   switch (sub) {
     case 'create':
       return withManager(ctx, async (dm) => {
@@ -125,7 +125,7 @@ export async function backupCommand(ctx: CommandContext, flags: BackupFlags): Pr
     case 'expire':
       return withManager(ctx, async (dm) => {
         const { resolveBackupConfig } = await import('../backup/backup-config.js');
-        const out = await dm.backups.expireBackups({ destination: config.destination, dryRun: flags.dryRun, retention: resolveBackupConfig(config).retention });
+        const out = await dm.backups.expireBackups({ ...options, dryRun: flags.dryRun, retention: resolveBackupConfig(config).retention });
         if (ctx.json) ctx.io.out(toJson(out));
         else {
           for (const e of out) {
@@ -137,7 +137,7 @@ export async function backupCommand(ctx: CommandContext, flags: BackupFlags): Pr
       });
     case 'prune':
       return withManager(ctx, async (dm) => {
-        const out = await dm.backups.prune({ destination: config.destination, dryRun: flags.dryRun });
+        const out = await dm.backups.prune({ ...options, dryRun: flags.dryRun });
         if (ctx.json) ctx.io.out(toJson(out));
         else for (const p of out) ctx.io.out(`${p.repository}: ${p.dryRun ? 'would remove' : 'removed'} ${p.chunksRemoved} chunk(s), ${formatBytes(p.bytesReclaimed)}`);
         return EXIT.ok;

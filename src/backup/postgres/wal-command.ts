@@ -24,7 +24,7 @@ const USAGE = `usage:
                                       (archive_command = 'datakeep wal push %p --repo DIR'; the flag, run once by
                                       hand, accepts a .history file after a failover to a replica that was behind)
   datakeep wal get <name> <dest>      (restore_command = 'datakeep wal get %f "%p" --repo DIR')
-  datakeep wal check [--from SEGMENT|LSN] [--to SEGMENT|LSN] [--timeline N] [--json]
+  datakeep wal check [--from SEGMENT|LSN] [--to SEGMENT|LSN] [--timeline N] [--names-only] [--json]
 options: --repo DIR (or DATAKEEP_REPO), --passphrase-file FILE (or DATAKEEP_REPO_PASSPHRASE / DATAKEEP_REPO_PASSPHRASE_FILE)`;
 
 /**
@@ -49,6 +49,7 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
         to: { type: 'string' },
         timeline: { type: 'string' },
         json: { type: 'boolean' },
+        'names-only': { type: 'boolean' },
         'accept-new-timeline': { type: 'boolean' },
       },
     });
@@ -80,10 +81,14 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
           from: values.from,
           to: values.to,
           timeline: values.timeline === undefined ? undefined : Number.parseInt(values.timeline, 10),
+          authenticate: values['names-only'] !== true,
         }).finally(() => repository.close());
         if (values.json) out(`${JSON.stringify(report)}\n`);
-        else if (report.ok) out(`WAL archive complete on timeline ${report.timeline}: ${report.segmentsChecked} segments from ${report.from ?? '-'} to ${report.to ?? '-'}\n`);
-        else out(`WAL archive has a gap: first missing segment ${report.firstMissing} (${report.missing.length}${report.missing.length === 100 ? '+' : ''} missing between ${report.from} and ${report.to})\n`);
+        else if (report.ok) out(`WAL archive complete on timeline ${report.timeline}: ${report.segmentsChecked} segments from ${report.from ?? '-'} to ${report.to ?? '-'}${values['names-only'] ? ' (names only)' : ', each read and authenticated'}\n`);
+        else {
+          if (report.firstMissing) out(`WAL archive has a gap: first missing segment ${report.firstMissing} (${report.missing.length}${report.missing.length === 100 ? '+' : ''} missing between ${report.from} and ${report.to})\n`);
+          if (report.corrupt.length) out(`WAL archive has damaged segments (they fail authentication): ${report.corrupt.join(', ')}\n`);
+        }
         return report.ok ? WAL_EXIT.ok : WAL_EXIT.gap;
       }
       default:

@@ -16,6 +16,7 @@ import { recoverabilityWindow, segmentSizeOf, type RecoverabilityWindow } from '
 import { serverOsUser } from './postgres/server-os-user.js';
 import { TimelineHistory } from './postgres/timeline-history.js';
 import { parseLsn } from './postgres/wal-position.js';
+import { runDrills, type DrillOptions, type DrillReport } from './run-drill.js';
 import { decideRetention, describeRecoveryWindow, walOrder, type RetentionPolicy } from './retention-policy.js';
 
 /** Used when `encryption: false`: objects stay authenticated, but the key is not secret (documented). */
@@ -293,6 +294,34 @@ export class BackupManager {
       }
     }
     return dir;
+  }
+
+  /**
+   * Restore drills: the newest backup and a random instant of the window, each restored into a scratch directory,
+   * started on a free port, checked (it opens; row counts of the largest tables; `checks.sql`), then removed. Each
+   * report is recorded in the state store's audit log as 'backup.drill'.
+   */
+  async drill(options: DrillOptions = {}): Promise<DrillReport[]> {
+    return runDrills({
+      windows: () => this.window(options.database, { destination: options.destination, passphraseFile: options.passphraseFile }),
+      restore: (restoreOptions) => this.restoreBackup(undefined, restoreOptions),
+      record: (report) => this.audit('backup.drill', report.database, false, { ok: report.ok, runs: report.runs }),
+    }, options);
+  }
+
+  /** Drills on a cron schedule (recorded like every scheduled run); `schedule` is a cron expression. */
+  async setupDrills(options: DrillOptions & { schedule: string; timeZone?: string }): Promise<{ name: string; nextRun: Date | null }> {
+    if (typeof options.schedule !== 'string' || options.schedule.trim() === '') throw new ConfigurationError('setupDrills(options).schedule', 'is missing', 'Give a cron expression, e.g. "0 4 * * 0" for Sundays at 04:00');
+    const name = `drill:${this.destination(options.destination)}:${options.database ?? '*'}`;
+    const { schedule, timeZone, random: _random, ...stored } = options;
+    const { nextRun } = await this.scheduler().schedule({
+      name, kind: 'drill', cron: schedule, timeZone: timeZone ?? 'UTC', missedRunPolicy: 'skip', config: { ...stored },
+      run: async () => {
+        const reports = await this.drill(options);
+        return { ok: reports.every((r) => r.ok), databases: reports.map((r) => ({ database: r.database, ok: r.ok, errors: r.runs.filter((x) => x.error).map((x) => x.error) })) };
+      },
+    });
+    return { name, nextRun };
   }
 
   /** The recoverability window of each database (or the one asked for), from the repository alone. */

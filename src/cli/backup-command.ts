@@ -26,9 +26,10 @@ export interface BackupFlags {
   passphraseFile?: string;
   archiveTo?: string;
   keepFailed: boolean;
+  check?: string;
 }
 
-const USAGE = 'usage: datakeep backup create [--type full|differential|incremental] [--dest DIR] | list | verify ID | window [DB] | expire [--dry-run] | prune [--dry-run]';
+const USAGE = 'usage: datakeep backup create [--type full|differential|incremental] [--dest DIR] | list | verify ID | window [DB] | drill [DB] [--check SQL] | expire [--dry-run] | prune [--dry-run]';
 
 /** The backup settings: the config file's "backups" section, then flags. Retention defaults are the library's. */
 function backupConfig(ctx: CommandContext, flags: BackupFlags): BackupConfig {
@@ -121,6 +122,21 @@ export async function backupCommand(ctx: CommandContext, flags: BackupFlags): Pr
             : `CORRUPT: ${report.problems.length} problem(s)`);
         }
         return report.ok ? EXIT.ok : EXIT.failed;
+      });
+    case 'drill':
+      return withManager(ctx, async (dm) => {
+        const reports = await dm.backups.drill({ ...options, database: arg ?? flags.database ?? ctx.db, checks: flags.check === undefined ? undefined : { sql: flags.check } });
+        if (ctx.json) ctx.io.out(toJson(reports));
+        else {
+          for (const r of reports) {
+            for (const run of r.runs) {
+              const what = run.kind === 'latest' ? 'newest backup, all archived WAL' : `point in time ${run.target}`;
+              ctx.io.out(`${r.database}: drill ${run.ok ? 'ok' : 'FAILED'}: ${what} (backup ${run.backupId ?? '-'}, ${(run.durationMs / 1000).toFixed(1)} s)${run.tables.length ? `; ${run.tables.map((t) => `${t.name} ${t.rows} rows`).join(', ')}` : ''}${run.check ? `; check ${run.check.ok ? 'passed' : `failed (${JSON.stringify(run.check.value)})`}` : ''}${run.error ? `\n  ${run.error.split('\n').join('\n  ')}` : ''}`);
+            }
+          }
+          if (reports.length === 0) ctx.io.out('no backups to drill');
+        }
+        return reports.every((r) => r.ok) ? EXIT.ok : EXIT.failed;
       });
     case 'expire':
       return withManager(ctx, async (dm) => {

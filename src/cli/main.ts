@@ -28,6 +28,9 @@ Commands:
                         show (or remove a stale lease of) each database's migration lock
   backup create [--type T] [--dest DIR]
                         back up every database with a backup driver, then apply retention (progress on stderr)
+  backup drill [DB] [--check SQL]
+                        restore the newest backup and a random point of the window into scratch directories,
+                        start, check (row counts, your SQL), record the result, remove (exit 1 when one fails)
   backup list|verify ID|window [DB]|expire|prune
                         completed backups and the recoverability window; re-read and re-hash one (and its WAL);
                         first and last recoverable instant; apply retention; reclaim chunks (--dry-run)
@@ -97,6 +100,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
         'passphrase-file': { type: 'string' },
         'archive-to': { type: 'string' },
         'keep-failed': { type: 'boolean', default: false },
+        check: { type: 'string' },
         database: { type: 'string' },
         rollback: { type: 'boolean', default: false },
       },
@@ -111,7 +115,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       type: values.type, dest: values.dest, dryRun: values['dry-run'] ?? false, targetTime: values['target-time'], targetLsn: values['target-lsn'],
       targetName: values['target-name'], to: values.to, startPort: values['start-port'], database: values.database,
       port: values.port, timeZone: values['time-zone'], targetTimeline: values['target-timeline'], passphraseFile: values['passphrase-file'],
-      archiveTo: values['archive-to'], keepFailed: values['keep-failed'] ?? false,
+      archiveTo: values['archive-to'], keepFailed: values['keep-failed'] ?? false, check: values.check,
     };
     migrateFlags = {
       to: values.to, dir: values.dir, format: values.format, dryRun: values['dry-run'] ?? false, allowOutOfOrder: values['allow-out-of-order'] ?? false,

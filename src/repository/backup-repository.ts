@@ -146,6 +146,11 @@ export class BackupRepository implements Repository {
     return this.#wal.get(name);
   }
 
+  putWalSnapshot(name: string, content: Buffer): Promise<void> {
+    this.#assertOpen();
+    return this.#wal.putSnapshot(name, content);
+  }
+
   listWal(): Promise<string[]> {
     this.#assertOpen();
     return this.#wal.list();

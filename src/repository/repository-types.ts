@@ -150,6 +150,8 @@ export interface Repository {
   putWal(name: string, content: Buffer): Promise<'stored' | 'already-present'>;
   /** The plaintext of a WAL file, or undefined when the archive does not have it. */
   getWal(name: string): Promise<Buffer | undefined>;
+  /** Stores or replaces `<segment>.stream`, a snapshot of a segment still being written (continuous streaming). */
+  putWalSnapshot?(name: string, content: Buffer): Promise<void>;
   listWal(): Promise<string[]>;
   deleteWal(names: readonly string[]): Promise<void>;
   /** Removes a backup's completion marker then its manifest (its chunks go at the next prune). */

@@ -36,6 +36,19 @@ export class WalArchive {
     throw new RepositoryError('wal-conflict', `WAL ${name} is already archived with different content (archived sha256 ${existing.digest.toString('hex')}, pushed sha256 ${digest.toString('hex')}): two clusters may be archiving into one repository, or a timeline was reused; check archive_command and the repository path before archiving again`, { object: name });
   }
 
+  /**
+   * Stores or replaces a snapshot of a segment still being written (`<segment>.stream`, from continuous streaming).
+   * Unlike every other WAL object it is meant to be overwritten: each snapshot holds more of the same segment, and
+   * the complete segment pushed by archive_command supersedes it.
+   */
+  async putSnapshot(name: string, content: Buffer): Promise<void> {
+    if (!/^[0-9A-F]{24}\.stream$/.test(name)) throw new RepositoryError('invalid-argument', `WAL snapshot name ${JSON.stringify(name)} must be <segment>.stream`, { object: name });
+    const key = repositoryPaths.wal(name);
+    const digest = createHash('sha256').update(content).digest();
+    await this.#storage.put(key, this.#work.encode(key, Buffer.concat([digest, content])));
+    await this.#storage.sync();
+  }
+
   async get(name: string): Promise<Buffer | undefined> {
     assertWalName(name);
     return (await this.#read(name, repositoryPaths.wal(name)))?.content;

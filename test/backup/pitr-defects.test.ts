@@ -119,6 +119,8 @@ describe('point-in-time recovery defects (issue 9)', () => {
     writeFileSync(configFile, JSON.stringify({
       databases: [{ ...cluster.config, id: DB }],
       logLevel: 'error',
+      // The state store (audit log, drill records) in the source cluster, not in ./.datakeep of the checkout.
+      state: { url: cluster.url },
       backups: { destination, passphraseFile },
     }));
     dm = new DataManager({ configFile });
@@ -335,6 +337,22 @@ describe('point-in-time recovery defects (issue 9)', () => {
     assert.match(result.expired[0]!.window.description, /window/i);
     const restored = await restoreAndRead({ targetTime: midTime });
     assert.deepEqual(restored.notes, { a: 20, b1: 20 });
+  });
+
+  it('restore drills: the newest backup and a random point of the window, checked, recorded, removed', async () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const [report] = await dm.backups.drill({ checks: { sql: 'SELECT count(*) >= 20 FROM t' }, random });
+    assert.ok(report, 'one report for the one database');
+    assert.equal(report.ok, true, JSON.stringify(report));
+    assert.deepEqual(report.runs.map((r) => r.kind), ['latest', 'point-in-time']);
+    assert.ok(report.runs[0]!.tables.some((t) => t.name === 'public.t' && t.rows === 81), JSON.stringify(report.runs[0]!.tables));
+    assert.ok(report.runs.every((r) => r.check?.ok === true));
+    const [failing] = await dm.backups.drill({ checks: { sql: 'SELECT count(*) > 1000000 FROM t' }, pointInTime: false });
+    assert.equal(failing!.ok, false);
+    const audit = await (await dm.state()).auditLog(5);
+    assert.deepEqual(audit.filter((a) => a.action === 'backup.drill').map((a) => (a.details as { ok: boolean }).ok), [false, true]);
+    assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('datakeep-drill-')), [], 'scratch directories removed');
   });
 
   it('10. a damaged archived segment fails verify, wal check and the pre-restore check, before anything is written', async () => {

@@ -128,10 +128,11 @@ describe('recovery settings', () => {
       "recovery_target_action = 'promote'",
       "recovery_target_timeline = '3'",
       "archive_mode = 'off'",
+      "synchronous_standby_names = ''",
       'port = 5499',
     ]);
     assert.deepEqual(recoverySettings({ restoreCommand: 'x', timeline: 'latest', archive: { archiveCommand: 'push %p' }, recoveryEndCommand: 'rm -f /d/p' }),
-      ["restore_command = 'x'", "recovery_target_timeline = 'latest'", "archive_mode = 'on'", "archive_command = 'push %p'", "recovery_end_command = 'rm -f /d/p'"]);
+      ["restore_command = 'x'", "recovery_target_timeline = 'latest'", "archive_mode = 'on'", "archive_command = 'push %p'", "synchronous_standby_names = ''", "recovery_end_command = 'rm -f /d/p'"]);
   });
   it('refuses two targets, a bad LSN, a bad port and an empty restore command', () => {
     assert.throws(() => recoverySettings({ restoreCommand: 'x', timeline: 1, target: { time: '2026-01-01 00:00:00+00', lsn: '0/1' } }), (e: unknown) => e instanceof UsageError && /one recovery target/.test(e.message));

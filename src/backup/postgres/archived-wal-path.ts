@@ -5,7 +5,7 @@ import { segmentName, segmentOf } from './wal-position.js';
 
 export interface ArchivedWalPath {
   /** Segment numbers from the start, with the timeline each is read from; all present (and authenticated when asked). */
-  readonly segments: readonly { readonly segment: bigint; readonly timeline: number; readonly name: string }[];
+  readonly segments: readonly { readonly segment: bigint; readonly timeline: number; readonly name: string; readonly snapshot?: boolean }[];
   /** The first segment the archive lacks after the last present one (where replay would end). */
   readonly firstMissing: string | undefined;
 }
@@ -26,12 +26,17 @@ export interface WalkOptions {
  */
 export async function walkArchivedWal(repository: Repository, history: TimelineHistory, startLsn: bigint, segmentSize: number, options: WalkOptions = {}): Promise<ArchivedWalPath> {
   const archived = new Set(await repository.listWal());
-  const segments: { segment: bigint; timeline: number; name: string }[] = [];
+  const segments: { segment: bigint; timeline: number; name: string; snapshot?: boolean }[] = [];
   let firstMissing: string | undefined;
   for (let segment = segmentOf(startLsn, segmentSize); options.until === undefined || segment <= options.until; segment += 1n) {
     const timeline = history.timelineOfSegment(segment, segmentSize);
     const name = segmentName(timeline, segment, segmentSize);
     if (!archived.has(name)) {
+      // A streamed snapshot of the segment being written ends the run: recovery replays it, then stops.
+      if (archived.has(`${name}.stream`)) {
+        if (options.authenticate) await repository.getWal(`${name}.stream`);
+        segments.push({ segment, timeline, name: `${name}.stream`, snapshot: true });
+      }
       firstMissing = name;
       break;
     }

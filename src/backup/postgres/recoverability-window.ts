@@ -34,15 +34,16 @@ export function serverMajorOf(summaries: readonly BackupSummary[]): number {
   return Math.floor(num / 10000);
 }
 
-/** How many segments back from the end of the archive to look for the last transaction end. */
-const TAIL_SEGMENTS = 16;
-
-/** The newest transaction end in the last segments of an archived run, read with pg_waldump. */
+/**
+ * The newest transaction end of an archived run, read with pg_waldump from the end backwards (an idle server that
+ * switches segments on archive_timeout leaves many without a commit, so there is no fixed bound but `after`).
+ */
 export async function lastTransactionEnd(repository: Repository, path: ArchivedWalPath, segmentSize: number, serverMajor: number, after?: bigint): Promise<WalStopRecord | undefined> {
   const reader = await openWalRecordReader(repository, { segmentSize, serverMajor });
   try {
-    const tail = path.segments.slice(-TAIL_SEGMENTS).reverse();
-    for (const { segment, timeline } of tail) {
+    const newestFirst = [...path.segments].reverse();
+    for (const { segment, timeline } of newestFirst) {
+      if (after !== undefined && (segment + 1n) * BigInt(segmentSize) <= after) break;
       const ends = (await reader.segment(timeline, segment)).filter((r) => r.kind !== 'restore-point' && (after === undefined || r.lsn >= after));
       const last = ends.at(-1);
       if (last) return last;

@@ -60,6 +60,8 @@ export function recoverySettings(input: RecoverySettingsInput): string[] {
   const archive = input.archive ?? 'off';
   if (archive === 'off') lines.push(`archive_mode = 'off'`);
   else lines.push(`archive_mode = 'on'`, `archive_command = ${quote(archive.archiveCommand)}`);
+  // A copy of a primary that had synchronous standbys would wait for them on every commit: it has none.
+  lines.push(`synchronous_standby_names = ''`);
   if (input.port !== undefined) {
     if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) throw new UsageError('port', `${String(input.port)} is not a TCP port (1-65535)`);
     lines.push(`port = ${input.port}`);

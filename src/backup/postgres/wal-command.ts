@@ -1,5 +1,7 @@
+import { stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DatakeepError } from '../../errors/index.js';
+import { DatakeepError, UsageError } from '../../errors/index.js';
 import { openRepositoryForWal } from './open-repository-for-wal.js';
 import { walCheck } from './wal-check.js';
 import { walGet } from './wal-get.js';
@@ -24,6 +26,8 @@ const USAGE = `usage:
                                       (archive_command = 'datakeep wal push %p --repo DIR'; the flag, run once by
                                       hand, accepts a .history file after a failover to a replica that was behind)
   datakeep wal get <name> <dest>      (restore_command = 'datakeep wal get %f "%p" --repo DIR')
+  datakeep wal stream --host H --port P --user U [--slot S] [--spool DIR] [--interval MS]
+                                      (continuous streaming next to archive_command; run as the repository's owner)
   datakeep wal check [--from SEGMENT|LSN] [--to SEGMENT|LSN] [--timeline N] [--names-only] [--json]
 options: --repo DIR (or DATAKEEP_REPO), --passphrase-file FILE (or DATAKEEP_REPO_PASSPHRASE / DATAKEEP_REPO_PASSPHRASE_FILE)`;
 
@@ -51,6 +55,12 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
         json: { type: 'boolean' },
         'names-only': { type: 'boolean' },
         'accept-new-timeline': { type: 'boolean' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        user: { type: 'string' },
+        slot: { type: 'string' },
+        spool: { type: 'string' },
+        interval: { type: 'string' },
       },
     });
   } catch (error) {
@@ -67,6 +77,34 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
         const outcome = await walPush(repository, positionals[0]!, { acceptNewTimeline: values['accept-new-timeline'] }).finally(() => repository.close());
         if (outcome === 'already-present') err(`datakeep wal push: ${positionals[0]} was already archived with the same content\n`);
         return WAL_EXIT.ok;
+      }
+      case 'stream': {
+        if (positionals.length !== 0) break;
+        const repository = await openRepositoryForWal(access, env);
+        try {
+          await assertOwnerRuns(access.repositoryPath ?? env.DATAKEEP_REPO ?? '');
+          const { streamWal } = await import('./wal-stream.js');
+          const controller = new AbortController();
+          const stop = () => controller.abort();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+          const port = Number(values.port ?? env.PGPORT ?? 5432);
+          const interval = Number(values.interval ?? 1000);
+          if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('--port', `"${values.port}" is not a port`);
+          if (!Number.isInteger(interval) || interval < 100) throw new UsageError('--interval', `"${values.interval}" is not a number of milliseconds >= 100`);
+          err(`datakeep wal stream: streaming from ${values.host ?? '127.0.0.1'}:${port} into ${access.repositoryPath ?? env.DATAKEEP_REPO}; snapshot every ${interval} ms; stop with SIGTERM\n`);
+          await streamWal({
+            repository, signal: controller.signal, intervalMs: interval, slot: values.slot,
+            connection: { host: values.host ?? env.PGHOST ?? '127.0.0.1', port, user: values.user ?? env.PGUSER ?? 'postgres', password: env.PGPASSWORD },
+            spoolDirectory: values.spool ?? join(access.repositoryPath ?? env.DATAKEEP_REPO ?? '.', '..', `.datakeep-wal-spool-${basename(access.repositoryPath ?? 'repo')}`),
+            onEvent: (e) => {
+              if (e.kind === 'receiver-exited') err(`datakeep wal stream: pg_receivewal exited (${String(e.code)}): ${e.stderr.trim().split('\n').slice(-2).join(' ')}; retrying\n`);
+            },
+          });
+          return WAL_EXIT.ok;
+        } finally {
+          await repository.close();
+        }
       }
       case 'get': {
         if (positionals.length !== 2) break;
@@ -103,3 +141,13 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
   }
 }
 
+
+/**
+ * The repository's files must stay readable by the server's OS user (restore_command runs as it): a stream run by root
+ * would write snapshots only root can read. Refuse at once, saying how to run it.
+ */
+async function assertOwnerRuns(repositoryPath: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const owner = (await stat(repositoryPath)).uid;
+  if (owner !== 0) throw new UsageError('wal stream', `run it as the repository's owner (uid ${owner}), e.g. runuser -u postgres -- datakeep wal stream ...; as root its snapshots would be unreadable by restore_command`);
+}

@@ -40,7 +40,7 @@ export async function openWalRecordReader(repository: Repository, options: { seg
     async segment(timeline, segment) {
       const name = segmentName(timeline, segment, options.segmentSize);
       const next = segmentName(timeline, segment + 1n, options.segmentSize);
-      const content = await repository.getWal(name);
+      const content = (await repository.getWal(name)) ?? (await repository.getWal(`${name}.stream`));
       if (content === undefined) return [];
       await writeFile(join(work, name), content, { mode: 0o600 });
       const following = await repository.getWal(next).catch(() => undefined);

@@ -1,0 +1,91 @@
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort } from '../../util/free-port.js';
+import { serverOsUser } from './server-os-user.js';
+import { stopRestoredCluster } from './start-restored-cluster.js';
+
+/** What a restore drill checks on the restored, promoted server. */
+export interface DrillChecks {
+  /** How many of the largest tables to count rows of (default 5). */
+  tables?: number;
+  /** A query whose first row's first column must be true (or a non-zero number, or a non-empty value). */
+  sql?: string;
+}
+
+export interface DrillRunResult {
+  readonly kind: 'latest' | 'point-in-time';
+  /** The target of a point-in-time run (ISO 8601 UTC). */
+  readonly target: string | undefined;
+  readonly backupId: string | undefined;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  /** Row counts of the largest tables, largest first. */
+  readonly tables: readonly { readonly name: string; readonly rows: number }[];
+  readonly check: { readonly sql: string; readonly ok: boolean; readonly value: unknown } | undefined;
+  readonly error: string | undefined;
+}
+
+/**
+ * One restore drill, what pgBackRest and CloudNativePG users script by hand: restore into a scratch directory the
+ * server's OS user can enter, start on a free port, wait for the promotion, check that it opens, count the rows of the
+ * largest tables and run the user's check, then stop the server and remove the directory, whatever happened.
+ * `restore` is the caller's restore (the backup manager's, so a drill takes exactly the path a real restore takes).
+ * Never throws: a failed drill is a result, with the error.
+ */
+export async function drillPostgres(input: {
+  kind: DrillRunResult['kind'];
+  target?: Date;
+  checks?: DrillChecks;
+  restore: (to: string, port: number) => Promise<{ backupId: string }>;
+}): Promise<DrillRunResult> {
+  const started = performance.now();
+  const scratch = await mkdtemp(join(tmpdir(), 'datakeep-drill-'));
+  const to = join(scratch, 'data');
+  let backupId: string | undefined;
+  const tables: { name: string; rows: number }[] = [];
+  let check: DrillRunResult['check'];
+  let error: string | undefined;
+  try {
+    if (process.getuid?.() === 0) {
+      const user = serverOsUser();
+      await chown(scratch, user.uid, user.gid);
+    }
+    const port = await freePort('127.0.0.1');
+    backupId = (await input.restore(to, port)).backupId;
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 10_000, statement_timeout: 600_000 });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const largest = await client.query<{ name: string }>(
+        `SELECT format('%I.%I', schemaname, relname) AS name FROM pg_stat_user_tables ORDER BY pg_total_relation_size(relid) DESC, relname LIMIT $1`,
+        [input.checks?.tables ?? 5]);
+      for (const { name } of largest.rows) {
+        const counted = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${name}`);
+        tables.push({ name, rows: Number(counted.rows[0]!.n) });
+      }
+      if (input.checks?.sql !== undefined) {
+        const result = await client.query({ text: input.checks.sql, rowMode: 'array' });
+        const value: unknown = (result.rows[0] as unknown[] | undefined)?.[0];
+        check = { sql: input.checks.sql, ok: truthy(value), value };
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  } catch (caught) {
+    error = caught instanceof Error ? caught.message : String(caught);
+  } finally {
+    await stopRestoredCluster(to).catch(() => undefined);
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return {
+    kind: input.kind, target: input.target?.toISOString(), backupId, ok: error === undefined && (check?.ok ?? true),
+    durationMs: Math.round(performance.now() - started), tables, check, error,
+  };
+}
+
+function truthy(value: unknown): boolean {
+  if (value === null || value === undefined || value === false || value === 0 || value === '0' || value === 'f' || value === 'false' || value === '') return false;
+  return true;
+}

@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with Node's test runner (TypeScript through tsx), streams the spec report, and ends
 // with the one summary line CI reads: "N passed, N failed, N skipped". Arguments narrow the run to matching files.
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+//
+// The tests make PostgreSQL run archive_command and restore_command lines that execute this checkout's files as the
+// server's OS user (postgres). A checkout that user cannot read (under /root, or in a mktemp -d directory) would make
+// every archiving test hang or fail obscurely, so such a checkout is first copied to a place that user can read.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+const checkout = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const filters = process.argv.slice(2);
+const SERVER_USER = 'postgres';
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -16,17 +23,110 @@ function find(dir) {
   });
 }
 
+/** Why SERVER_USER cannot read the checkout, or undefined when it can (or when there is no such user to ask). */
+function unreadableBecause(root) {
+  if (process.getuid?.() !== 0) return undefined;
+  if (spawnSync('id', ['-u', SERVER_USER], { stdio: 'ignore' }).status !== 0) return undefined;
+  const probes = [['-r', join(root, 'package.json')], ['-x', join(root, 'src')], ['-x', join(root, 'node_modules')]];
+  for (const [flag, path] of probes) {
+    const result = spawnSync('runuser', ['-u', SERVER_USER, '--', 'test', flag, path], { stdio: 'ignore', cwd: '/' });
+    // No runuser: nothing to check with.
+    if (result.error) return undefined;
+    if (result.status !== 0) return `the ${SERVER_USER} OS user cannot ${flag === '-r' ? 'read' : 'enter'} ${path}`;
+  }
+  return undefined;
+}
+
+/** Not needed to run the tests: history, and what runs leave behind (.gitignore). */
+const NOT_COPIED = new Set(['.git', '.datakeep', 'tmp', 'coverage']);
+
+/**
+ * Copies the checkout (without .git) where SERVER_USER can read it: node_modules as hard links when the filesystem
+ * allows (fast, no space), everything else as real copies made readable. Directories become 0755.
+ */
+function copyCheckout(root, copy) {
+  rmSync(copy, { recursive: true, force: true });
+  const run = (args) => spawnSync('cp', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  mkdirSync(copy);
+  for (const name of readdirSync(root)) {
+    if (NOT_COPIED.has(name)) continue;
+    const from = join(root, name);
+    const to = join(copy, name);
+    if (name === 'node_modules' && run(['-al', from, to]).status === 0) continue;
+    rmSync(to, { recursive: true, force: true });
+    const result = run(['-a', from, to]);
+    if (result.status !== 0) throw new Error(`cp -a ${from} ${to} failed: ${result.stderr}`);
+  }
+  makeReadable(copy);
+}
+
+function makeReadable(path) {
+  const info = lstatSync(path);
+  if (info.isSymbolicLink()) return;
+  if (info.isDirectory()) {
+    chmodSync(path, 0o755);
+    for (const name of readdirSync(path)) makeReadable(join(path, name));
+    return;
+  }
+  if ((info.mode & 0o004) !== 0) return;
+  // A hard link shares its mode with the checkout's file: give the copy a file of its own before changing it.
+  if (info.nlink > 1) {
+    copyFileSync(path, `${path}.datakeep-copy`);
+    renameSync(`${path}.datakeep-copy`, path);
+  }
+  chmodSync(path, (info.mode & 0o7777) | 0o444 | ((info.mode & 0o100) !== 0 ? 0o111 : 0));
+}
+
+let root = checkout;
+let copy;
+let child;
+// Interrupted: the test runner ends its files (and their clusters); the copy goes once it has exited. Registered
+// before the copy, so that a signal during it waits for this handler instead of leaving the copy behind.
+let interrupted;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    interrupted ??= sig;
+    child?.kill(sig);
+  });
+}
+const why = unreadableBecause(checkout);
+if (why !== undefined) {
+  copy = `/tmp/datakeep-test-checkout-${createHash('sha256').update(checkout).digest('hex').slice(0, 12)}`;
+  console.log(`running the tests from a copy in ${copy}: ${why}, and PostgreSQL runs archive_command and restore_command as that user`);
+  try {
+    copyCheckout(checkout, copy);
+  } catch (error) {
+    rmSync(copy, { recursive: true, force: true });
+    console.error(`cannot copy the checkout to ${copy} (${error.message}); move the checkout where the ${SERVER_USER} user can read it`);
+    console.log('\n0 passed, 1 failed, 0 skipped');
+    process.exit(1);
+  }
+  const still = unreadableBecause(copy);
+  if (still !== undefined) {
+    rmSync(copy, { recursive: true, force: true });
+    console.error(`the copy in ${copy} is not readable either (${still}); move the checkout where the ${SERVER_USER} user can read it`);
+    console.log('\n0 passed, 1 failed, 0 skipped');
+    process.exit(1);
+  }
+  root = copy;
+}
+
+function removeCopy() {
+  if (copy !== undefined) rmSync(copy, { recursive: true, force: true });
+}
+
 const files = find(join(root, 'test'))
   .map((f) => relative(root, f))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 if (files.length === 0) {
+  removeCopy();
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(2);
 }
 
 const concurrency = process.env.DATAKEEP_TEST_CONCURRENCY ?? '4';
-const child = spawn(
+child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
@@ -37,10 +137,11 @@ child.stdout.on('data', (chunk) => {
   tail = (tail + chunk.toString()).slice(-4000);
 });
 child.on('close', (code) => {
+  removeCopy();
   const count = (label) => Number((new RegExp(`ℹ ${label} (\\d+)`).exec(tail) ?? [])[1] ?? 0);
   const passed = count('pass');
   const failed = count('fail') + count('cancelled');
   const skipped = count('skipped') + count('todo');
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
-  process.exit(code ?? 1);
+  process.exit(interrupted ? 128 + (interrupted === 'SIGINT' ? 2 : 15) : (code ?? 1));
 });

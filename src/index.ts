@@ -55,7 +55,12 @@ export type {
   Decision,
 } from './transactions/transaction-types.js';
 export type { BackupConfig } from './backup/backup-config.js';
-export type { BackupManager, CreateBackupResult, DatabaseBackupResult, ExpireResult, RestoreOptions, BackupRunOptions } from './backup/backup-manager.js';
+export type { BackupManager, CreateBackupResult, DatabaseBackupResult, ExpireResult, RestoreOptions, RestoreResult, BackupRunOptions, BackupVerifyResult } from './backup/backup-manager.js';
+export type { DrillOptions, DrillReport } from './backup/run-drill.js';
+export type { DrillChecks, DrillRunResult } from './backup/postgres/drill-postgres.js';
+export type { RecoverabilityWindow } from './backup/postgres/recoverability-window.js';
+export { parseRecoveryTime, type RecoveryInstant } from './backup/postgres/recovery-time.js';
+export { PostgresBackupError, type PostgresBackupErrorReason } from './backup/postgres/postgres-backup-error.js';
 export type { RetentionPolicy } from './backup/retention-policy.js';
 export type { BackupManifest, BackupSummary, VerifyReport, PruneResult } from './repository/repository-types.js';
 export type { JobScheduler, JobRunRecord } from './scheduler/job-scheduler.js';

@@ -12,6 +12,7 @@ import type { JobScheduler } from '../scheduler/job-scheduler.js';
 import { resolveBackupConfig, type BackupConfig, type ResolvedBackupConfig } from './backup-config.js';
 import { backupPostgres, backupPostgresStream, resolvePassphrase, restorePostgres, type PostgresBackupProgress, type PostgresRestoreProgress } from './postgres/index.js';
 import { walkArchivedWal } from './postgres/archived-wal-path.js';
+import { checkCommandReachable } from './postgres/check-command-reachable.js';
 import { recoverabilityWindow, segmentSizeOf, type RecoverabilityWindow } from './postgres/recoverability-window.js';
 import { serverOsUser } from './postgres/server-os-user.js';
 import { TimelineHistory } from './postgres/timeline-history.js';
@@ -225,6 +226,9 @@ export class BackupManager {
     const found = await this.findRepository(repos, destination, backupId, options.database);
     const database = found.database;
     const to = resolvePath(options.to ?? join(await this.restoresDirectory(destination), `${database}-${new Date().toISOString().replace(/[:.]/g, '')}`));
+    // The restored server runs restore_command as its OS user: a datakeep it cannot read would fail at the first
+    // segment, after the whole copy. Say so now.
+    if (process.getuid?.() === 0) await checkCommandReachable(datakeepCommandLine(), 'postgres');
     const archive = options.archiveTo === undefined ? 'off' as const : await this.archiveForRestore(options, found.path, passphrase);
     const walGet = (passphraseFile: string | undefined) => {
       const command = [...datakeepCommandLine(), 'wal', 'get', '%f', '%p', '--repo', found.path];

@@ -319,6 +319,19 @@ describe('point-in-time recovery defects (issue 9)', () => {
     assert.deepEqual(retry.notes, { a: 20, b1: 20 });
   });
 
+  it('9. a restore killed half-way leaves a marked directory that the next restore clears and reuses', async () => {
+    const to = join(work, 'killed-midway');
+    const [command, ...prefix] = datakeepCommandLine();
+    const child = spawn(command!, [...prefix, 'restore', '--config', configFile, '--to', to, '--target-time', midTime.toISOString()], { cwd: work, stdio: 'ignore' });
+    const deadline = Date.now() + 120_000;
+    while (!(existsSync(join(to, '.datakeep-restore-incomplete')) && existsSync(join(to, 'base'))) && Date.now() < deadline) await sleep(20);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+    assert.ok(existsSync(join(to, '.datakeep-restore-incomplete')), 'the killed restore left its marker');
+    const retry = await restoreAndRead({ to, targetTime: midTime });
+    assert.deepEqual(retry.notes, { a: 20, b1: 20 });
+  });
+
   it('12. restore progress is counted in bytes up to the total', async () => {
     const seen: { phase: string; bytesDone: number; bytesTotal: number }[] = [];
     const to = join(work, 'progress');
@@ -353,6 +366,10 @@ describe('point-in-time recovery defects (issue 9)', () => {
     const audit = await (await dm.state()).auditLog(5);
     assert.deepEqual(audit.filter((a) => a.action === 'backup.drill').map((a) => (a.details as { ok: boolean }).ok), [false, true]);
     assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('datakeep-drill-')), [], 'scratch directories removed');
+    const scheduled = await dm.backups.setupDrills({ schedule: '0 4 * * 0', checks: { sql: 'SELECT true' } });
+    assert.ok(scheduled.nextRun instanceof Date && scheduled.nextRun.getUTCDay() === 0, String(scheduled.nextRun));
+    const rows = await (await dm.state()).adapter.query<{ kind: string; cron: string }>("SELECT kind, cron FROM datakeep.schedules WHERE kind = 'drill'");
+    assert.deepEqual(rows.map((r) => [r.kind, r.cron]), [['drill', '0 4 * * 0']]);
   });
 
   it('10. a damaged archived segment fails verify, wal check and the pre-restore check, before anything is written', async () => {

@@ -140,7 +140,9 @@ describe('PostgreSQL backup safety', () => {
 });
 
 describe('a backup whose WAL never reaches the repository', () => {
-  it('is aborted, not listed, and the error names the missing segments', async () => {
+  // The archive check before copying catches a failing archive_command at once (archive-preflight.test.ts covers the
+  // final wait for the backup's own WAL, with archiving broken after the check).
+  it('is refused before copying, not listed, and the error names the failing archive_command and segment', async () => {
     const broken = await startArchivingPostgres('pgnowal', { config: ["archive_command = '/bin/false'"] });
     try {
       await assert.rejects(
@@ -150,7 +152,8 @@ describe('a backup whose WAL never reaches the repository', () => {
         }),
         (error: unknown) => {
           assert.ok(error instanceof PostgresBackupError, String(error));
-          assert.equal(error.reason, 'wal-missing');
+          assert.equal(error.reason, 'backup-failed');
+          assert.match(error.message, /archive_command fails/);
           assert.ok(error.items.length >= 1 && error.items.every((name) => /^[0-9A-F]{24}$/.test(name)), error.items.join(','));
           assert.ok(error.items.every((name) => error.message.includes(name)));
           return true;

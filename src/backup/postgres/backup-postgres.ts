@@ -12,6 +12,7 @@ import { PostgresBackupError } from './postgres-backup-error.js';
 import { type BackupSession, type PostgresConnection, withBackupSession } from './postgres-session.js';
 import { runBounded } from './run-bounded.js';
 import { completePostgresBackup } from './complete-postgres-backup.js';
+import { checkArchiving } from './check-archiving.js';
 import type { PostgresBackupProgress, PostgresBackupResult } from './postgres-backup-result.js';
 import { readServerFacts, type ServerFacts } from './server-facts.js';
 
@@ -28,7 +29,10 @@ export interface PostgresBackupOptions {
   parent?: string;
   /** Files read and stored at once (default: the number of CPUs, at least 2). */
   workers?: number;
-  /** How long to wait for the archiver to push the backup's WAL into the repository (default 120 s). */
+  /**
+   * How long to wait for the archiver to push WAL into the repository (default 120 s): both for the segment the
+   * archive check switches before anything is copied, and for the backup's own WAL at the end.
+   */
   walTimeoutMs?: number;
   /**
    * Push the backup's finished WAL segments (those with a `.ready` status file) from pg_wal into the repository
@@ -58,7 +62,8 @@ export interface PostgresBackupOptions {
  * compressed, encrypted), `pg_backup_stop`, whose backup_label and tablespace_map are kept with the manifest. The
  * backup completes only once every WAL segment from its start to its stop LSN is in the repository's WAL archive
  * (pushed there by `archive_command = 'datakeep wal push %p'`); otherwise it is aborted and the error names the
- * missing segments.
+ * missing segments. Before anything is copied, checkArchiving proves that archive_command feeds this repository (a
+ * failing or misdirected archiver fails the backup within seconds, not after the whole copy).
  *
  * Differential and incremental backups reuse the parent's entry for files whose size, mtime and mode are unchanged and
  * whose mtime is safely older than the parent's start (pgBackRest's rule); the others are stored again, and the
@@ -84,10 +89,15 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
     const parentSummary = chooseParent(await repository.list(), options, facts);
     const parent = parentSummary ? await repository.manifest(parentSummary.backupId) : undefined;
 
+    const walTimeoutMs = options.walTimeoutMs ?? 120_000;
     const writer = await repository.beginBackup({ type, parent: parent?.backupId, database });
     const progress = progressReporter(writer.backupId, options.onProgress);
     let inBackupMode = false;
     try {
+      progress({ phase: 'checking-archive' });
+      await checkArchiving(session, repository, {
+        timeoutMs: walTimeoutMs, signal: options.signal, onWait: (walWaiting) => progress({ phase: 'checking-archive', walWaiting }),
+      });
       // pgBackRest's rule: a file written in the same second as the copy starts may keep its mtime through a later
       // change; starting right after a second boundary makes "older than the start" mean "older by a whole tick".
       await sleep(1000 - (Date.now() % 1000) + 1);
@@ -113,12 +123,16 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
         deltaThreshold,
         blockSize: facts.blockSize,
       };
-      const counters = { filesTotal: listing.files.length, filesDone: 0, filesReused: 0, bytesDone: 0, bytesStored: 0 };
+      let bytesTotal = 0;
+      for (const size of sizes.values()) bytesTotal += size;
+      const counters = { filesTotal: listing.files.length, filesDone: 0, filesReused: 0, bytesTotal, bytesDone: 0, bytesStored: 0 };
       progress({ phase: 'copying', ...counters });
       const storeOne = async (file: DataFile): Promise<void> => {
         options.signal?.throwIfAborted();
         const outcome = await storeFile(context, file, parentFiles.get(file.path));
         counters.filesDone += 1;
+        // The walk's size was a moment's view: the total follows what was read, so that done reaches total.
+        counters.bytesTotal += (outcome?.size ?? 0) - (sizes.get(file.path) ?? 0);
         if (outcome) {
           counters.bytesDone += outcome.size;
           if (outcome.reused) counters.filesReused += 1;
@@ -134,7 +148,7 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
       inBackupMode = false;
       return await completePostgresBackup({
         repository, writer, facts, labelFile: stop.labelFile, tablespaceMap: stop.tablespaceMap, stopLsn: stop.lsn,
-        stopTime: stop.time, walTimeoutMs: options.walTimeoutMs ?? 120_000, progress, signal: options.signal,
+        stopTime: stop.time, walTimeoutMs, progress, signal: options.signal,
         dataDirectory: options.pushReadyWal === true ? dataDirectory : undefined,
         metadata: {
           method: 'pg_backup_start',
@@ -271,9 +285,11 @@ async function ownerOf(path: string): Promise<{ uid: number; gid: number }> {
 }
 
 function progressReporter(backupId: string, onProgress: PostgresBackupOptions['onProgress']): (update: Partial<PostgresBackupProgress> & Pick<PostgresBackupProgress, 'phase'>) => void {
-  let last: PostgresBackupProgress = { backupId, phase: 'starting', filesTotal: 0, filesDone: 0, filesReused: 0, bytesDone: 0, bytesStored: 0 };
+  let last: PostgresBackupProgress = { backupId, phase: 'starting', filesTotal: 0, filesDone: 0, filesReused: 0, bytesTotal: 0, bytesDone: 0, bytesStored: 0 };
   return (update) => {
-    last = { ...last, ...update };
+    // What is waited for belongs to the report that says so, not to the ones after it.
+    const { walWaiting: _previous, ...rest } = last;
+    last = { ...rest, ...update };
     if (onProgress) {
       try {
         onProgress(last);

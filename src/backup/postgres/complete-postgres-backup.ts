@@ -35,7 +35,9 @@ export async function completePostgresBackup(input: CompletePostgresBackupInput)
   const label = parseBackupLabel(input.labelFile);
   const walSegments = segmentsForBackup(label.timeline, parseLsn(label.startLsn), parseLsn(input.stopLsn), facts.walSegmentSize);
   input.progress({ phase: 'waiting-for-wal' });
-  const missing = await waitForWal(input.repository, walSegments, input.walTimeoutMs, { signal: input.signal, dataDirectory: input.dataDirectory });
+  const missing = await waitForWal(input.repository, walSegments, input.walTimeoutMs, {
+    signal: input.signal, dataDirectory: input.dataDirectory, onWait: (walWaiting) => input.progress({ phase: 'waiting-for-wal', walWaiting }),
+  });
   if (missing.length > 0) {
     throw new PostgresBackupError('wal-missing',
       `the backup's WAL did not reach the repository within ${input.walTimeoutMs} ms: missing ${missing.join(', ')}; ` +

@@ -10,7 +10,7 @@ import { readPageDelta, type PageDeltaRecord } from './page-delta.js';
 import { planRecovery, type RecoveryPlan } from './plan-recovery.js';
 import { PostgresBackupError } from './postgres-backup-error.js';
 import { recoverySettings, type RecoveryTarget } from './recovery-settings.js';
-import { checkRestoreDestination } from './restore-destination.js';
+import { checkRestoreDestination, RESTORE_IN_PROGRESS } from './restore-destination.js';
 import { runBounded } from './run-bounded.js';
 import { assertReachableBy, serverOsUser } from './server-os-user.js';
 import { startRestoredCluster, stopRestoredCluster, type StartRestoredClusterOptions } from './start-restored-cluster.js';
@@ -188,6 +188,7 @@ export async function restorePostgres(options: PostgresRestoreOptions): Promise<
     if (!destinationExists) await mkdir(to, { recursive: true, mode: 0o700 });
     await chmod(to, 0o700);
     await own(to);
+    await writeFile(join(to, RESTORE_IN_PROGRESS), `datakeep restore of ${backupId} by process ${process.pid} since ${new Date().toISOString()}\n`, { mode: 0o600 });
 
     // Directories first, parents before children; a tablespace's directory becomes a symlink to its location.
     const directories = new Map<string, number>();
@@ -251,6 +252,8 @@ export async function restorePostgres(options: PostgresRestoreOptions): Promise<
       await writeSmall('tablespace_map', `${lines.join('\n')}\n`);
     }
     if (passphraseFile !== undefined) await writeSmall(RESTORE_PASSPHRASE_FILE, `${options.passphrase!}\n`);
+    // Complete on disk: from here a server may start from it, so it is no longer a leftover to clear.
+    await rm(join(to, RESTORE_IN_PROGRESS), { force: true });
     await writeSmall('recovery.signal', '');
     const autoConf = join(to, 'postgresql.auto.conf');
     const existing = await readFile(autoConf, 'utf8').catch(() => undefined);

@@ -1,6 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Repository } from '../../repository/repository-types.js';
+import type { WalWaiting } from './postgres-backup-result.js';
 
 /**
  * Polls the repository's WAL archive until every name in `segments` is there or `timeoutMs` passes; returns the names
@@ -13,9 +14,11 @@ import type { Repository } from '../../repository/repository-types.js';
  * content then succeeds as 'already-present'. A segment without its .ready file is never read (it may still be
  * written, and a different copy would make the archiver's push conflict).
  */
-export async function waitForWal(repository: Repository, segments: readonly string[], timeoutMs: number, options: { signal?: AbortSignal; dataDirectory?: string } = {}): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
+export async function waitForWal(repository: Repository, segments: readonly string[], timeoutMs: number, options: WaitForWalOptions = {}): Promise<string[]> {
+  const startedAt = Date.now();
+  const deadline = startedAt + timeoutMs;
   let pause = 50;
+  let nextReport = startedAt;
   for (;;) {
     const archived = new Set(await repository.listWal());
     let missing = segments.filter((name) => !archived.has(name));
@@ -25,9 +28,27 @@ export async function waitForWal(repository: Repository, segments: readonly stri
       missing = missing.filter((name) => !after.has(name));
     }
     if (missing.length === 0 || Date.now() >= deadline || options.signal?.aborted) return missing;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(1, deadline - Date.now()))));
+    if (options.onWait && Date.now() >= nextReport) {
+      nextReport = Date.now() + 1000;
+      const wait: WalWaiting = { segment: missing[0]!, seconds: Math.floor((Date.now() - startedAt) / 1000), archived: segments.length - missing.length, total: segments.length };
+      try {
+        options.onWait(wait);
+      } catch {
+        // A progress display must never break a backup.
+      }
+    }
+    // Never sleep past the next report: a display that goes quiet for seconds looks like a hang.
+    const sleepMs = Math.min(pause, Math.max(1, deadline - Date.now()), options.onWait ? Math.max(1, nextReport - Date.now()) : Infinity);
+    await new Promise((resolve) => setTimeout(resolve, sleepMs));
     pause = Math.min(pause * 2, 500);
   }
+}
+
+export interface WaitForWalOptions {
+  signal?: AbortSignal;
+  dataDirectory?: string;
+  /** Called at least once a second while segments are missing (not once they have all arrived). */
+  onWait?: (wait: WalWaiting) => void;
 }
 
 async function pushIfReady(repository: Repository, dataDirectory: string, name: string): Promise<void> {

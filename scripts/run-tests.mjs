@@ -131,16 +131,25 @@ child = spawn(
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
 );
-let tail = '';
+// The runner's totals ("ℹ pass N" ...) come before its recap of failures, which can be long: remember each total as
+// its line goes by instead of searching the end of the output.
+const totals = {};
+let partial = '';
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-4000);
+  const lines = (partial + chunk.toString()).split('\n');
+  partial = lines.pop() ?? '';
+  for (const line of lines) {
+    const match = /^ℹ (pass|fail|cancelled|skipped|todo) (\d+)\s*$/.exec(line);
+    if (match) totals[match[1]] = Number(match[2]);
+  }
 });
 child.on('close', (code) => {
   removeCopy();
-  const count = (label) => Number((new RegExp(`ℹ ${label} (\\d+)`).exec(tail) ?? [])[1] ?? 0);
+  const count = (label) => totals[label] ?? 0;
   const passed = count('pass');
-  const failed = count('fail') + count('cancelled');
+  // A runner that failed without counting a failed test (a file that does not load, a crash) still fails the line.
+  const failed = count('fail') + count('cancelled') || (code === 0 ? 0 : 1);
   const skipped = count('skipped') + count('todo');
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   process.exit(interrupted ? 128 + (interrupted === 'SIGINT' ? 2 : 15) : (code ?? 1));

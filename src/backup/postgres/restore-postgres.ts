@@ -67,6 +67,11 @@ export interface PostgresRestoreOptions {
    * names of its broken chunks instead of failing half-way.
    */
   verifyFirst?: boolean;
+  /**
+   * Read and authenticate every WAL segment recovery will need before writing (default true). Off, only their
+   * presence is checked (a damaged segment then stops recovery at start instead).
+   */
+  verifyWal?: boolean;
   /** On failure, keep what was written (to inspect it) instead of removing it; the error says where. */
   keepFailed?: boolean;
   /** Owner of the restored files when running as root; default: the `postgres` OS user. */
@@ -128,7 +133,7 @@ export async function restorePostgres(options: PostgresRestoreOptions): Promise<
   const plan: RecoveryPlan = await planRecovery(repository, database, {
     backupId: options.backupId,
     time: options.target?.time, timeZone: options.target?.timeZone, lsn: options.target?.lsn, name: options.target?.name,
-    inclusive: options.target?.inclusive, timeline: options.timeline, now: options.now, fields: options.fields,
+    inclusive: options.target?.inclusive, timeline: options.timeline, now: options.now, fields: options.fields, verifyWal: options.verifyWal,
     onWalChecked: (done) => {
       progress.phase = 'checking-wal';
       progress.walChecked = done;

@@ -59,6 +59,7 @@ export type { BackupManager, CreateBackupResult, DatabaseBackupResult, ExpireRes
 export type { DrillOptions, DrillReport } from './backup/run-drill.js';
 export type { DrillChecks, DrillRunResult } from './backup/postgres/drill-postgres.js';
 export type { RecoverabilityWindow } from './backup/postgres/recoverability-window.js';
+export type { MetricSample } from './backup/window-metrics.js';
 export { parseRecoveryTime, type RecoveryInstant } from './backup/postgres/recovery-time.js';
 export { PostgresBackupError, type PostgresBackupErrorReason } from './backup/postgres/postgres-backup-error.js';
 export type { RetentionPolicy } from './backup/retention-policy.js';

@@ -17,6 +17,7 @@ import { recoverabilityWindow, segmentSizeOf, type RecoverabilityWindow } from '
 import { serverOsUser } from './postgres/server-os-user.js';
 import { TimelineHistory } from './postgres/timeline-history.js';
 import { parseLsn } from './postgres/wal-position.js';
+import { windowMetrics, type MetricSample } from './window-metrics.js';
 import { runDrills, type DrillOptions, type DrillReport } from './run-drill.js';
 import { decideRetention, describeRecoveryWindow, walOrder, type RetentionPolicy } from './retention-policy.js';
 
@@ -326,6 +327,11 @@ export class BackupManager {
       },
     });
     return { name, nextRun };
+  }
+
+  /** The recoverability window of each database as gauge samples (seconds since the epoch), for an exporter. */
+  async windowMetrics(options: { destination?: string; passphraseFile?: string } = {}): Promise<MetricSample[]> {
+    return windowMetrics(await this.window(undefined, options));
   }
 
   /** The recoverability window of each database (or the one asked for), from the repository alone. */

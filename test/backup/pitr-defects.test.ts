@@ -239,6 +239,10 @@ describe('point-in-time recovery defects (issue 9)', () => {
       assert.equal(list.code, 0, list.stderr);
       assert.match(list.stdout, new RegExp(incremental));
       assert.match(list.stdout, /recoverable on timeline 1 from/);
+      const samples = await dm.backups.windowMetrics();
+      const start = samples.find((m) => m.name === 'datakeep_backup_recovery_window_start_seconds');
+      const end = samples.find((m) => m.name === 'datakeep_backup_recovery_window_end_seconds');
+      assert.ok(start && end && start.labels.database === DB && start.value <= fullStop.getTime() / 1000 + 1 && end.value > midTime.getTime() / 1000, JSON.stringify(samples));
       const verify = await cli(['backup', 'verify', incremental, '--config', configFile]);
       assert.equal(verify.code, 0, verify.stderr);
       assert.match(verify.stdout, /^ok: /m);

@@ -1,5 +1,5 @@
 import { constants, existsSync } from 'node:fs';
-import { access, chown, mkdir, readdir, stat } from 'node:fs/promises';
+import { access, chown, mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { isSqlAdapter, type DatabaseAdapter } from '../adapters/database-adapter.js';
 import { datakeepCommandLine, shellQuote } from '../cli/datakeep-command-line.js';
@@ -108,6 +108,8 @@ export interface RestoreOptions {
   keepFailed?: boolean;
   /** Argument names for error messages (the CLI passes its flags). */
   fields?: { time?: string; lsn?: string; name?: string };
+  /** Aborting stops the restore and removes what it wrote. */
+  signal?: AbortSignal;
   onProgress?: (progress: PostgresRestoreProgress) => void;
 }
 
@@ -253,6 +255,7 @@ export class BackupManager {
       port: options.port ?? options.start?.port,
       keepFailed: options.keepFailed,
       fields: options.fields,
+      signal: options.signal,
       start: options.start ? { port: options.start.port } : undefined,
       onProgress: options.onProgress,
     });
@@ -268,8 +271,15 @@ export class BackupManager {
   /** The archive_command for a restored server that archives into a repository of its own (created when missing). */
   private async archiveForRestore(options: RestoreOptions, sourcePath: string, passphrase: string): Promise<{ archiveCommand: string }> {
     const target = resolvePath(options.archiveTo!);
-    if (target === resolvePath(sourcePath) || target.startsWith(`${resolvePath(sourcePath)}/`)) {
-      throw new UsageError('archiveTo', `"${target}" is the repository being restored from; a restored server archiving there writes a new timeline into its source's history; give a new directory`);
+    // Through symlinks too: a link to the source repository is the source repository.
+    const real = async (path: string) => realpath(path).catch(() => path);
+    const [targetReal, sourceReal, destinationReal] = await Promise.all([real(target), real(resolvePath(sourcePath)), real(resolvePath(join(sourcePath, '..')))]);
+    if (targetReal === sourceReal || targetReal.startsWith(`${sourceReal}/`) || sourceReal.startsWith(`${targetReal}/`)) {
+      throw new UsageError('archiveTo', `"${target}" is (or holds) the repository being restored from; a restored server archiving there writes a new timeline into its source's history; give a new directory`);
+    }
+    if (targetReal === destinationReal) throw new UsageError('archiveTo', `"${target}" is the backup destination itself, which holds the repositories; give a new directory`);
+    if (existsSync(target) && !existsSync(join(target, 'config')) && (await readdir(target)).length > 0) {
+      throw new UsageError('archiveTo', `"${target}" is a non-empty directory that is not a repository; give a new or empty directory`);
     }
     const passphraseFile = options.passphraseFile ?? this.passphraseFileSetting();
     if (!passphraseFile) throw new UsageError('archiveTo', 'needs passphraseFile (a file the server\'s OS user can read, kept after the restore) for the archive_command of the new repository');

@@ -1,3 +1,4 @@
+import { UsageError } from '../errors/index.js';
 import type { RestoreOptions, RestoreResult } from './backup-manager.js';
 import { drillPostgres, type DrillChecks, type DrillRunResult } from './postgres/drill-postgres.js';
 import type { RecoverabilityWindow } from './postgres/recoverability-window.js';
@@ -31,6 +32,7 @@ export async function runDrills(deps: {
   restore: (options: RestoreOptions) => Promise<RestoreResult>;
   record: (report: DrillReport) => Promise<void>;
 }, options: DrillOptions): Promise<DrillReport[]> {
+  if (options.checks?.sql !== undefined && options.checks.sql.trim() === '') throw new UsageError('checks.sql', 'is empty; give a query whose first column is true when the restored data is right');
   const reports: DrillReport[] = [];
   for (const window of await deps.windows()) {
     if (!window.from) continue;

@@ -125,6 +125,7 @@ export async function backupCommand(ctx: CommandContext, flags: BackupFlags): Pr
       });
     case 'drill':
       return withManager(ctx, async (dm) => {
+        if (flags.check !== undefined && flags.check.trim() === '') throw new UsageError('--check', 'is empty; give a query whose first column is true when the restored data is right, e.g. \'SELECT count(*) > 0 FROM orders\'');
         const reports = await dm.backups.drill({ ...options, database: arg ?? flags.database ?? ctx.db, checks: flags.check === undefined ? undefined : { sql: flags.check } });
         if (ctx.json) ctx.io.out(toJson(reports));
         else {
@@ -191,22 +192,38 @@ export async function restoreCommand(ctx: CommandContext, flags: BackupFlags): P
   const startPort = parsePort('--start-port', flags.startPort);
   const port = parsePort('--port', flags.port);
   const timeline = parseTimeline(flags.targetTimeline);
+  if (port !== undefined && startPort !== undefined && port !== startPort) throw new UsageError('--port', `${port} differs from --start-port ${startPort}; the server listens on one port: give one of them`);
+  if (flags.timeZone !== undefined && flags.targetTime === undefined) throw new UsageError('--time-zone', 'only says how to read --target-time, which is not given');
   return withRepositoryOnly(ctx, async (dm) => {
     const progress = new ProgressLine((t) => process.stderr.write(t), Boolean(process.stderr.isTTY) && !ctx.json);
+    // Ctrl-C: stop writing and remove what was written, as for any failed restore (the error says so).
+    const controller = new AbortController();
+    const interrupt = (signal: NodeJS.Signals) => {
+      process.stderr.write(`\ndatakeep restore: ${signal}: stopping and removing the partial restore\n`);
+      controller.abort(new Error(`interrupted by ${signal}`));
+    };
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
     const label = (p: PostgresRestoreProgress) => (p.phase === 'checking-wal' ? `restore checking WAL (${p.walChecked ?? 0} segment(s) authenticated)` : `restore ${p.phase}`);
     const result = await dm.backups.restoreBackup(ctx.positionals[0], {
       destination: config.destination, to: flags.to, database: flags.database ?? ctx.db, passphraseFile: flags.passphraseFile,
       targetTime: flags.targetTime, timeZone: flags.timeZone, targetLsn: flags.targetLsn, targetName: flags.targetName, targetTimeline: timeline,
       port, start: startPort === undefined ? undefined : { port: startPort }, archiveTo: flags.archiveTo, keepFailed: flags.keepFailed,
-      fields: { time: '--target-time', lsn: '--target-lsn', name: '--target-name' },
+      fields: { time: '--target-time', lsn: '--target-lsn', name: '--target-name' }, signal: controller.signal,
       onProgress: (p) => progress.update(label(p), p.bytesDone, p.bytesTotal ? p.bytesDone / p.bytesTotal : undefined, p.phase === 'done'),
+    }).finally(() => {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
     });
     if (ctx.json) ctx.io.out(toJson(result));
     else {
       if (result.note) ctx.io.out(`note: ${result.note}`);
       ctx.io.out(`restored ${result.database} backup ${result.backupId} into ${result.to}${result.target ? ` to ${result.target}` : ' (replaying all archived WAL)'} on timeline ${result.timeline}; ${result.walSegmentsChecked} WAL segment(s) checked${result.started ? '; started, recovered and promoted' : ''}`);
       for (const line of result.recoverySettings) ctx.io.out(`  ${line.replace(/--passphrase-file \S+/, '--passphrase-file …')}`);
-      if (!result.started) ctx.io.out(`start it with: ${result.startCommand}\n  it recovers to the target, promotes${port === undefined ? '' : `, and listens on port ${port}`}`);
+      if (!result.started) {
+        const listens = port === undefined ? '; it keeps its source\'s port: pass --port to restore onto another one' : `, and listens on port ${port}`;
+        ctx.io.out(`start it with: ${result.startCommand}\n  it ${result.target ? 'recovers to the target' : 'replays all archived WAL'}, promotes${listens}`);
+      }
     }
     return EXIT.ok;
   });

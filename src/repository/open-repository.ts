@@ -64,7 +64,7 @@ export async function openRepository(location: string | RepositoryStorage, optio
   const keyKeys: string[] = [];
   for await (const key of storage.list('keys/')) keyKeys.push(key);
   if (keyKeys.length === 0 || !(await storage.exists(CONFIG_KEY))) {
-    throw new RepositoryError('not-a-repository', `${storage.description} is not a datakeep repository (no config or key files); check the path, or create one with initRepository`);
+    throw new RepositoryError('not-a-repository', `${storage.description} is not a datakeep repository (no config or key files); check the path, or create it: the first datakeep backup create into its destination does (initRepository in code)`);
   }
   let masterKey: Buffer | undefined;
   for (const key of keyKeys.sort()) {

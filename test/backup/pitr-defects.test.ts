@@ -110,6 +110,7 @@ let incremental: string;
 let midTime: Date;
 let midLsn: string;
 let fullStop: Date;
+let switchLsn: string;
 
 describe('point-in-time recovery defects (issue 9)', () => {
   before(async () => {
@@ -143,7 +144,9 @@ describe('point-in-time recovery defects (issue 9)', () => {
     // A commit after c lets a target just after c be reached; the switch archives it all.
     await sleep(1100);
     await insert('d', 1);
-    const current = (await cluster.query<{ name: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS name, pg_switch_wal()'))[0]!.name;
+    const switched = (await cluster.query<{ name: string; lsn: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS name, pg_switch_wal()::text AS lsn'))[0]!;
+    const current = switched.name;
+    switchLsn = switched.lsn;
     const deadline = Date.now() + 60_000;
     while (((await cluster.query<{ seg: string | null }>('SELECT last_archived_wal AS seg FROM pg_stat_archiver'))[0]!.seg ?? '') < current) {
       if (Date.now() > deadline) throw new Error(`${current} not archived after 60 s\n${cluster.logTail()}`);
@@ -181,6 +184,9 @@ describe('point-in-time recovery defects (issue 9)', () => {
     await assert.rejects(dm.restoreBackup(undefined, { to, targetTime: new Date(Date.now() + 3_600_000) }), /in the future/);
     await assert.rejects(dm.restoreBackup(undefined, { to, targetTime: new Date(Date.now() - 200) }), (e: unknown) => e instanceof PostgresBackupError && /after the last transaction in the archive/.test(e.message) && /recoverability window is/.test(e.message));
     await assert.rejects(dm.restoreBackup(undefined, { to, targetLsn: 'FF/0' }), /past the end of the archived WAL/);
+    // Inside the archived range, but after its last record (the rest of the switched segment is empty).
+    await assert.rejects(dm.restoreBackup(undefined, { to, targetLsn: switchLsn }), /lies after the last WAL record in the archive/);
+    await assert.rejects(dm.restoreBackup(undefined, { to, targetTimeline: 7 }), (e: unknown) => e instanceof UsageError && /timeline 7 is not in the archive/.test(e.message));
     await assert.rejects(dm.restoreBackup(undefined, { to, targetName: 'no such point' }), /no restore point "no such point"/);
     assert.equal(existsSync(to), false);
   });
@@ -197,6 +203,12 @@ describe('point-in-time recovery defects (issue 9)', () => {
     const garbage = await cli(['restore', '--config', configFile, '--to', to, '--target-time', 'garbage']);
     assert.equal(garbage.code, 2, garbage.stderr);
     assert.match(garbage.stderr, /--target-time: "garbage"/);
+    const abbreviation = await cli(['restore', '--config', configFile, '--to', to, '--target-time', '2026-12-02 01:39:22 IST']);
+    assert.equal(abbreviation.code, 2, abbreviation.stderr);
+    assert.match(abbreviation.stderr, /abbreviation/);
+    const twoPorts = await cli(['restore', '--config', configFile, '--to', to, '--port', '5999', '--start-port', '5998']);
+    assert.equal(twoPorts.code, 2, twoPorts.stderr);
+    assert.match(twoPorts.stderr, /--port: 5999 differs from --start-port 5998/);
   });
 
   it('1. a restored, promoted cluster does not archive into its source (archiving off, its backup\'s timeline)', async () => {
@@ -296,6 +308,9 @@ describe('point-in-time recovery defects (issue 9)', () => {
   it('7. the default restore location works as root, and a location the server cannot enter is refused first', async () => {
     const result = await restoreAndRead({ targetTime: midTime, to: undefined });
     assert.deepEqual(result.notes, { a: 20, b1: 20 });
+    // Missing parents are created so that the server can pass; spaces and quotes in the path survive pg_ctl's shell.
+    const odd = await restoreAndRead({ targetTime: midTime, to: join(work, 'new parent', "it's here") });
+    assert.deepEqual(odd.notes, { a: 20, b1: 20 });
     if (process.getuid?.() === 0) {
       const privateDir = mkdtempSync(join(tmpdir(), 'dk-private-'));
       try {
@@ -365,7 +380,8 @@ describe('point-in-time recovery defects (issue 9)', () => {
     assert.deepEqual(report.runs.map((r) => r.kind), ['latest', 'point-in-time']);
     assert.ok(report.runs[0]!.tables.some((t) => t.name === 'public.t' && t.rows === 81), JSON.stringify(report.runs[0]!.tables));
     assert.ok(report.runs.every((r) => r.check?.ok === true));
-    const [failing] = await dm.backups.drill({ checks: { sql: 'SELECT count(*) > 1000000 FROM t' }, pointInTime: false });
+    // Only a boolean true passes: 1 is not an answer.
+    const [failing] = await dm.backups.drill({ checks: { sql: 'SELECT 1' }, pointInTime: false });
     assert.equal(failing!.ok, false);
     const audit = await (await dm.state()).auditLog(5);
     assert.deepEqual(audit.filter((a) => a.action === 'backup.drill').map((a) => (a.details as { ok: boolean }).ok), [false, true]);

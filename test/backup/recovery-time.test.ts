@@ -113,6 +113,9 @@ const rejected: Rejected[] = [
   { input: '2026-12-01Z', says: [/no time of day/] },
   { input: '2026-12-01 UTC', says: [/no time of day/] },
   { input: '2026-12-01 22:56:06 Mars/Base', says: [/unknown time zone "Mars\/Base"/, /IANA zone name/] },
+  // PostgreSQL reads IST as +02 (timezone_abbreviations = Default), ICU as +05:30: abbreviations are refused.
+  { input: '2026-12-02 01:39:22 IST', says: [/"IST" is a time zone abbreviation/, /Asia\/Kolkata/] },
+  { input: '2026-12-02 01:39:22 BST', says: [/abbreviation/] },
   { input: '2026-12-01 22:56:06', says: [/^targetTime: "2026-12-01 22:56:06" has no time zone, and PostgreSQL would read it in the server's TimeZone while datakeep would read it in this host's; add Z or an offset \(2026-12-01 22:56:06\+00\), or pass timeZone \(--time-zone\)$/] },
   { input: '2026-12-01T22:56:06', says: [/has no time zone/, /2026-12-01T22:56:06\+00/] },
   { input: '2026-12-01 22:56', options: { field: '--target-time' }, says: [/^--target-time: "2026-12-01 22:56" has no time zone/] },

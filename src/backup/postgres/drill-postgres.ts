@@ -10,7 +10,7 @@ import { stopRestoredCluster } from './start-restored-cluster.js';
 export interface DrillChecks {
   /** How many of the largest tables to count rows of (default 5). */
   tables?: number;
-  /** A query whose first row's first column must be true (or a non-zero number, or a non-empty value). */
+  /** A query whose first row's first column must be true (a boolean), e.g. `SELECT count(*) > 0 FROM orders`. */
   sql?: string;
 }
 
@@ -66,8 +66,10 @@ export async function drillPostgres(input: {
         tables.push({ name, rows: Number(counted.rows[0]!.n) });
       }
       if (input.checks?.sql !== undefined) {
-        const result = await client.query({ text: input.checks.sql, rowMode: 'array' });
-        const value: unknown = (result.rows[0] as unknown[] | undefined)?.[0];
+        const answer: unknown = await client.query({ text: input.checks.sql, rowMode: 'array' });
+        // Several statements give one result each: the last one answers.
+        const result = (Array.isArray(answer) ? answer.at(-1) : answer) as { rows?: unknown[][] } | undefined;
+        const value: unknown = result?.rows?.[0]?.[0];
         check = { sql: input.checks.sql, ok: truthy(value), value };
       }
     } finally {
@@ -85,7 +87,7 @@ export async function drillPostgres(input: {
   };
 }
 
+/** The check passes on a boolean true only (or its text forms): 1, 'a' or a row count mean nothing definite. */
 function truthy(value: unknown): boolean {
-  if (value === null || value === undefined || value === false || value === 0 || value === '0' || value === 'f' || value === 'false' || value === '') return false;
-  return true;
+  return value === true || value === 't' || value === 'true';
 }

@@ -1,7 +1,7 @@
 import type { BackupSummary, Repository } from '../../repository/repository-types.js';
 import { UsageError } from '../../errors/index.js';
 import { walkArchivedWal } from './archived-wal-path.js';
-import { chooseRestoreBase, type BaseTarget } from './choose-restore-base.js';
+import { chooseRestoreBase, consistentAtMicros, type BaseTarget } from './choose-restore-base.js';
 import { PostgresBackupError } from './postgres-backup-error.js';
 import { backupsOf, lastTransactionEnd, microsToIso, segmentSizeOf, serverMajorOf } from './recoverability-window.js';
 import { parseRecoveryTime } from './recovery-time.js';
@@ -108,13 +108,22 @@ export async function planRecovery(repository: Repository, database: string, req
   if (target.kind === 'lsn' && target.lsn >= archiveEnd) {
     throw new PostgresBackupError('target-unreachable', `${target.text} is past the end of the archived WAL (${formatLsn(archiveEnd)}, segment ${last.name}; next missing ${path.firstMissing ?? '-'}); nothing was written; archive the rest first (pg_switch_wal() on the source), or give an earlier target`);
   }
+  if (target.kind === 'lsn' && request.name === undefined) {
+    // Recovery stops at the first record at or after the target: past the last record (the rest of a switched
+    // segment is empty) it would end before reaching it.
+    const reader = await openWalRecordReader(repository, { segmentSize, serverMajor: major });
+    const next = await reader.firstRecordFrom(history.timelineOfSegment(segmentOf(target.lsn, segmentSize), segmentSize), target.lsn).finally(() => reader.close());
+    if (next === undefined) {
+      throw new PostgresBackupError('target-unreachable', `${fields.lsn}: ${target.text} lies after the last WAL record in the archive (archived WAL ends at ${formatLsn(archiveEnd)}, segment ${last.name}), so recovery would end before reaching it; nothing was written; give an earlier LSN, or archive newer WAL first (pg_switch_wal() on the source)`);
+    }
+  }
   if (target.kind === 'time') {
     const end = await lastTransactionEnd(repository, path, segmentSize, major, baseStop);
     const reachable = end?.timeMicros !== undefined && (inclusive ? end.timeMicros > target.micros : end.timeMicros >= target.micros);
     if (!reachable) {
       throw new PostgresBackupError('target-unreachable',
         `${fields.time}: ${target.text} is after the last transaction in the archive (${end?.timeMicros === undefined ? 'none after the base backup' : microsToIso(end.timeMicros)}; archived WAL ends at ${formatLsn(archiveEnd)}, segment ${last.name}), ` +
-        `so recovery could not tell that it reached the target; nothing was written; the recoverability window is ${String(base.metadata.stopTime ?? base.finishedAt)} to ${end?.timeMicros === undefined ? '-' : microsToIso(end.timeMicros)}: give a time inside it, or archive newer WAL first (pg_switch_wal() on the source)`);
+        `so recovery could not tell that it reached the target; nothing was written; the recoverability window is ${windowStart(summaries, history)} to ${end?.timeMicros === undefined ? '-' : microsToIso(end.timeMicros)}: give a time inside it, or archive newer WAL first (pg_switch_wal() on the source)`);
     }
   }
   return {
@@ -132,6 +141,9 @@ async function chooseTimeline(repository: Repository, requested: number | 'lates
     return Math.max(1, ...timelines.map((t) => Number.parseInt(t, 16)));
   }
   if (!Number.isInteger(requested) || requested < 1) throw new UsageError(field, `${String(requested)} is not a timeline; give a positive integer, or 'latest'`);
+  const hex = requested.toString(16).toUpperCase().padStart(8, '0');
+  const known = requested === 1 || (await repository.listWal()).some((n) => n.startsWith(hex));
+  if (!known) throw new UsageError(field, `timeline ${requested} is not in the archive (no ${hex}.history and no segment of it); see datakeep wal check, or leave it out to follow the backup's own timeline`);
   return requested;
 }
 
@@ -151,4 +163,11 @@ async function findRestorePoint(repository: Repository, summaries: readonly Back
   if (found.length === 0) throw new PostgresBackupError('target-unreachable', `${field}: no restore point "${name}" in the archived WAL after the oldest backup (searched ${path.segments.length} segment(s)); nothing was written; check the name (pg_create_restore_point), or give --target-time / --target-lsn`);
   if (found.length > 1) throw new PostgresBackupError('target-unreachable', `${field}: restore point "${name}" occurs ${found.length} times (at LSN ${found.map(formatLsn).join(', ')}); recovery would stop at the first one after the base backup; give the one you mean with --target-lsn`);
   return found[0]!;
+}
+
+/** The first restorable instant on this history: the oldest backup's consistency point, as the window reports it. */
+function windowStart(summaries: readonly BackupSummary[], history: TimelineHistory): string {
+  const usable = summaries.filter((s) => typeof s.metadata.stopLsn === 'string' && history.reaches(Number(s.metadata.timeline ?? 1), parseLsn(String(s.metadata.stopLsn))));
+  const first = usable.map(consistentAtMicros).reduce<bigint | undefined>((a, b) => (a === undefined || b < a ? b : a), undefined);
+  return first === undefined ? '-' : microsToIso(first);
 }

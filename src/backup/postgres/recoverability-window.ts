@@ -73,7 +73,8 @@ export async function recoverabilityWindow(repository: Repository, database: str
   return {
     database,
     timeline,
-    from: { time: String(oldest.metadata.stopTime ?? oldest.finishedAt), lsn: typeof oldest.metadata.stopLsn === 'string' ? oldest.metadata.stopLsn : undefined, backupId: oldest.backupId },
+    // The instant a restore is sure to reach: the stop time rounded up to the next millisecond, as the planner uses.
+    from: { time: microsToIso(consistentAtMicros(oldest)), lsn: typeof oldest.metadata.stopLsn === 'string' ? oldest.metadata.stopLsn : undefined, backupId: oldest.backupId },
     to: last ? { time: end?.timeMicros === undefined ? undefined : microsToIso(end.timeMicros), lsn: formatLsn((last.segment + 1n) * BigInt(segmentSize)), segment: last.name } : undefined,
     firstMissingWal: path.firstMissing,
     backups: backups.length,

@@ -162,6 +162,11 @@ function parseZone(rest: string, invalid: (problem: string, fix?: string) => Usa
   }
   // A zone name must be set apart by a space, as PostgreSQL writes it; glued letters are more likely garbage.
   if (/^\s/.test(rest) && ZONE_NAME.test(z)) {
+    // Abbreviations (IST, BST, CST, ...) mean different offsets to different readers: PostgreSQL's
+    // timezone_abbreviations says IST is +02, ICU says +05:30. Only region names are unambiguous.
+    if (!z.includes('/') && !/^(?:utc|gmt)$/i.test(z)) {
+      throw invalid(`"${z}" is a time zone abbreviation, which PostgreSQL and datakeep may read as different offsets`, 'give an offset such as +05:30, or a region name such as Asia/Kolkata or Europe/London');
+    }
     const named = namedZone(z);
     if (!named) {
       throw invalid(`unknown time zone "${z}"`, 'give an IANA zone name such as America/New_York or Europe/Berlin, or an offset such as +00');
@@ -200,7 +205,8 @@ function namedZone(name: string): NamedZone | undefined {
 }
 
 function checkTimeZoneOption(timeZone: unknown): NamedZone {
-  const named = typeof timeZone === 'string' && timeZone !== '' ? namedZone(timeZone) : undefined;
+  const ambiguous = typeof timeZone === 'string' && !timeZone.includes('/') && !/^(?:utc|gmt|etc\/.*)$/i.test(timeZone);
+  const named = typeof timeZone === 'string' && timeZone !== '' && !ambiguous ? namedZone(timeZone) : undefined;
   if (!named) {
     throw new UsageError('timeZone', `${quote(String(timeZone))} is not an IANA time zone; give a name such as Europe/Berlin, America/New_York or UTC`);
   }

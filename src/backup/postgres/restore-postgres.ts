@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { appendFile, chmod, chown, mkdir, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join, posix, resolve } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { ManifestFileEntry, Repository } from '../../repository/repository-types.js';
 import { UsageError } from '../../errors/index.js';
@@ -82,6 +82,8 @@ export interface PostgresRestoreOptions {
   now?: Date;
   /** Argument names for error messages (the CLI passes its flags). */
   fields?: { time?: string; lsn?: string; name?: string };
+  /** Aborting (Ctrl-C in the CLI) stops the restore and removes what it wrote, as any failure does. */
+  signal?: AbortSignal;
   onProgress?: (progress: PostgresRestoreProgress) => void;
 }
 
@@ -187,10 +189,15 @@ export async function restorePostgres(options: PostgresRestoreOptions): Promise<
   });
 
   let started = false;
+  let createdParent: string | undefined;
   try {
     progress.phase = 'writing';
     report();
-    if (!destinationExists) await mkdir(to, { recursive: true, mode: 0o700 });
+    if (!destinationExists) {
+      // Missing parents get the usual 0755 (the server's OS user must pass through them); only `to` itself is 0700.
+      createdParent = await mkdir(dirname(to), { recursive: true });
+      await mkdir(to, { mode: 0o700 });
+    }
     await chmod(to, 0o700);
     await own(to);
     await writeFile(join(to, RESTORE_IN_PROGRESS), `datakeep restore of ${backupId} by process ${process.pid} since ${new Date().toISOString()}\n`, { mode: 0o600 });
@@ -223,6 +230,7 @@ export async function restorePostgres(options: PostgresRestoreOptions): Promise<
     }
 
     const writeOne = async (entry: ManifestFileEntry) => {
+      options.signal?.throwIfAborted();
       const absolute = join(to, entry.path);
       const delta = pageDeltas[entry.path];
       // A page delta is rebuilt over its base (verified chunk by chunk like any file); the rest streams as stored.
@@ -266,6 +274,7 @@ export async function restorePostgres(options: PostgresRestoreOptions): Promise<
     await appendFile(autoConf, block, { mode: 0o600 });
     await own(autoConf);
 
+    options.signal?.throwIfAborted();
     if (options.start) {
       progress.phase = 'starting';
       report();
@@ -275,7 +284,7 @@ export async function restorePostgres(options: PostgresRestoreOptions): Promise<
       if (passphraseFile !== undefined) await rm(passphraseFile, { force: true });
     }
   } catch (error) {
-    throw await failedRestore(error, { to, createdTo: !destinationExists, tablespaces: createdTablespaces, keep: options.keepFailed === true });
+    throw await failedRestore(error, { to, createdTo: !destinationExists, createdParent, tablespaces: createdTablespaces, keep: options.keepFailed === true });
   }
   progress.phase = 'done';
   report();
@@ -298,7 +307,7 @@ async function onlyDatabase(repository: Repository): Promise<string> {
  * directory it created (or empties the one it was given) and the tablespace locations; or, asked, keeps them. The
  * error then says which happened, so the same call can be retried at once.
  */
-async function failedRestore(error: unknown, state: { to: string; createdTo: boolean; tablespaces: readonly string[]; keep: boolean }): Promise<Error> {
+async function failedRestore(error: unknown, state: { to: string; createdTo: boolean; createdParent: string | undefined; tablespaces: readonly string[]; keep: boolean }): Promise<Error> {
   const original = error instanceof Error ? error : new Error(String(error));
   await stopRestoredCluster(state.to).catch(() => undefined);
   let what: string;
@@ -306,7 +315,7 @@ async function failedRestore(error: unknown, state: { to: string; createdTo: boo
     what = `what was written is kept in ${state.to} (keepFailed); remove it before restoring there again`;
   } else {
     try {
-      if (state.createdTo) await rm(state.to, { recursive: true, force: true });
+      if (state.createdTo) await rm(state.createdParent ?? state.to, { recursive: true, force: true });
       else for (const name of await readdir(state.to).catch(() => [] as string[])) await rm(join(state.to, name), { recursive: true, force: true });
       for (const location of state.tablespaces) await rm(location, { recursive: true, force: true });
       what = `the partial restore in ${state.to} was removed, so the same restore can be retried (pass keepFailed / --keep-failed to inspect it instead)`;

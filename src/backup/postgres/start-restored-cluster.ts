@@ -37,7 +37,9 @@ export async function startRestoredCluster(options: StartRestoredClusterOptions)
   const logFile = options.logFile ?? join(options.dataDirectory, 'datakeep-restore.log');
   const timeoutMs = options.timeoutMs ?? 600_000;
   const pgCtl = options.pgCtl ?? defaultPgCtl(options.dataDirectory);
-  const serverOptions = `-p ${options.port} -k ${options.socketDirectory ?? options.dataDirectory} -c listen_addresses=${host}`;
+  // pg_ctl hands -o to a shell: a directory with a space or a quote must arrive as one word.
+  const shellWord = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+  const serverOptions = `-p ${options.port} -k ${shellWord(options.socketDirectory ?? options.dataDirectory)} -c listen_addresses=${shellWord(host)}`;
   // -w returns once the server accepts (read-only) connections, i.e. once it is consistent, or fails when it exits.
   const args = ['start', '-w', '-t', String(Math.ceil(timeoutMs / 1000)), '-D', options.dataDirectory, '-l', logFile, '-o', serverOptions];
   const asRoot = process.getuid?.() === 0;

@@ -73,6 +73,7 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
     switch (command) {
       case 'push': {
         if (positionals.length !== 1) break;
+        await assertOwnerRuns(access.repositoryPath ?? env.DATAKEEP_REPO ?? '', 'wal push');
         const repository = await openRepositoryForWal(access, env);
         const outcome = await walPush(repository, positionals[0]!, { acceptNewTimeline: values['accept-new-timeline'] }).finally(() => repository.close());
         if (outcome === 'already-present') err(`datakeep wal push: ${positionals[0]} was already archived with the same content\n`);
@@ -82,7 +83,7 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
         if (positionals.length !== 0) break;
         const repository = await openRepositoryForWal(access, env);
         try {
-          await assertOwnerRuns(access.repositoryPath ?? env.DATAKEEP_REPO ?? '');
+          await assertOwnerRuns(access.repositoryPath ?? env.DATAKEEP_REPO ?? '', 'wal stream');
           const { streamWal } = await import('./wal-stream.js');
           const controller = new AbortController();
           const stop = () => controller.abort();
@@ -121,6 +122,11 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
           timeline: values.timeline === undefined ? undefined : Number.parseInt(values.timeline, 10),
           authenticate: values['names-only'] !== true,
         }).finally(() => repository.close());
+        if (report.timeline === 0) {
+          if (values.json) out(`${JSON.stringify(report)}\n`);
+          else out('the archive holds no WAL segment yet: archive_command has not delivered any (check it, and pg_stat_archiver)\n');
+          return WAL_EXIT.gap;
+        }
         if (values.json) out(`${JSON.stringify(report)}\n`);
         else if (report.ok) out(`WAL archive complete on timeline ${report.timeline}: ${report.segmentsChecked} segments from ${report.from ?? '-'} to ${report.to ?? '-'}${values['names-only'] ? ' (names only)' : ', each read and authenticated'}\n`);
         else {
@@ -132,7 +138,7 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
       default:
         break;
     }
-    err(`${USAGE}\n`);
+    err(`datakeep wal ${command ?? ''}: wrong arguments\n${USAGE}\n`);
     return command === 'get' ? WAL_EXIT.getError : WAL_EXIT.usage;
   } catch (error) {
     const code = error instanceof DatakeepError ? ` [${error.code}]` : '';
@@ -146,8 +152,8 @@ export async function runWalCommand(argv: readonly string[], io: Partial<WalComm
  * The repository's files must stay readable by the server's OS user (restore_command runs as it): a stream run by root
  * would write snapshots only root can read. Refuse at once, saying how to run it.
  */
-async function assertOwnerRuns(repositoryPath: string): Promise<void> {
-  if (process.getuid?.() !== 0) return;
-  const owner = (await stat(repositoryPath)).uid;
-  if (owner !== 0) throw new UsageError('wal stream', `run it as the repository's owner (uid ${owner}), e.g. runuser -u postgres -- datakeep wal stream ...; as root its snapshots would be unreadable by restore_command`);
+async function assertOwnerRuns(repositoryPath: string, command: string): Promise<void> {
+  if (process.getuid?.() !== 0 || repositoryPath === '') return;
+  const owner = await stat(repositoryPath).then((s) => s.uid, () => 0);
+  if (owner !== 0) throw new UsageError(command, `run it as the repository's owner (uid ${owner}), e.g. runuser -u postgres -- datakeep ${command} ...; as root the files it writes would be unreadable by restore_command`);
 }

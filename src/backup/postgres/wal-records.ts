@@ -23,6 +23,8 @@ export interface WalStopRecord {
 export interface WalRecordReader {
   /** The stop records of one archived segment, in order; a record that starts in it and ends in the next is included. */
   segment(timeline: number, segment: bigint): Promise<WalStopRecord[]>;
+  /** Where the first record at or after `lsn` starts, within its segment and the next; undefined when there is none. */
+  firstRecordFrom(timeline: number, lsn: bigint): Promise<bigint | undefined>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,26 @@ export async function openWalRecordReader(repository: Repository, options: { seg
       } finally {
         await rm(join(work, name), { force: true });
         await rm(join(work, next), { force: true });
+      }
+    },
+    async firstRecordFrom(timeline, lsn) {
+      const segment = lsn / BigInt(options.segmentSize);
+      const names = [segmentName(timeline, segment, options.segmentSize), segmentName(timeline, segment + 1n, options.segmentSize)];
+      const written: string[] = [];
+      try {
+        for (const name of names) {
+          const content = (await repository.getWal(name).catch(() => undefined)) ?? (await repository.getWal(`${name}.stream`).catch(() => undefined));
+          if (content === undefined) break;
+          await writeFile(join(work, name), content, { mode: 0o600 });
+          written.push(name);
+        }
+        if (written.length === 0) return undefined;
+        const { stdout } = await execFileAsync(binary, ['-p', work, '-t', String(timeline), '-s', formatLsn(lsn), '-n', '1'], { env: { ...process.env, TZ: 'UTC' }, timeout: timeoutMs })
+          .catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+        const found = /lsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(stdout);
+        return found ? parseLsn(found[1]!) : undefined;
+      } finally {
+        for (const name of written) await rm(join(work, name), { force: true });
       }
     },
     async close() {

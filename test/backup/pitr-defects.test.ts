@@ -2,7 +2,7 @@
 // `datakeep wal push` (archive_command), restored and started as a user would: through the library and the CLI.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -240,7 +240,11 @@ describe('point-in-time recovery defects (issue 9)', () => {
     started.add(to);
     const result = await dm.restoreBackup(undefined, { to, targetTime: midTime, start: { port }, archiveTo: own });
     assert.ok(result.recoverySettings.some((l) => l.startsWith('archive_command') && l.includes(own)));
-    await assert.rejects(dm.restoreBackup(undefined, { to: join(work, 'x'), archiveTo: repoPath() }), /is the repository being restored from/);
+    await assert.rejects(dm.restoreBackup(undefined, { to: join(work, 'x'), archiveTo: repoPath() }), /is \(or holds\) the repository being restored from/);
+    symlinkSync(repoPath(), join(work, 'link-to-source'));
+    await assert.rejects(dm.restoreBackup(undefined, { to: join(work, 'x'), archiveTo: join(work, 'link-to-source') }), /is \(or holds\) the repository being restored from/);
+    await assert.rejects(dm.restoreBackup(undefined, { to: join(work, 'x'), archiveTo: destination }), /the repository being restored from|the backup destination itself/);
+    assert.equal(existsSync(join(work, 'x')), false);
     await stopRestored(to);
   });
 

@@ -4,9 +4,13 @@
 // Figures: full backup time and stored size, incremental time and stored size after `pgbench -c 4 -j 2 -t 2000`,
 // restore time of full + incremental (files only, as pgBackRest's restore). Each tool archives WAL through its own
 // archive_command while its backups run (switched with ALTER SYSTEM + reload), so neither waits on the other's push.
+// Both tools back up the same state: after the load, one VACUUM and CHECKPOINT settle hint bits, the visibility map
+// and dirty buffers, and nothing writes between the two full backups. Stored sizes count backup data (pgBackRest's
+// backup/, datakeep's chunks/ and backups/) apart from archived WAL (archive/, wal/: what each tool's archive_command
+// stored while its backups ran); symbolic links (pgBackRest's backup/<stanza>/latest) are not followed.
 // datakeep's archive_command runs the compiled WAL command (an esbuild bundle, as an installed CLI runs compiled JS).
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { backupPostgres, restorePostgres } from '../src/backup/postgres/index.js';
@@ -51,8 +55,11 @@ try {
   const pgbench = (args: string[]) => cluster.runAsPostgres('pgbench', ['-h', sock, '-p', String(cluster.port), ...args, 'postgres'], { timeoutMs: 3_600_000 });
 
   const fill = await timeIt(() => pgbench(['-i', '-s', String(scale), '-q']));
+  // One settled state for both tools' full backups (pgbench -i vacuums before it builds the indexes).
+  await cluster.query('VACUUM');
+  await cluster.query('CHECKPOINT');
   const [db] = await cluster.query<{ size: string }>("SELECT pg_database_size('postgres') AS size");
-  console.log(`cluster: pgbench scale ${scale}, database ${mib(Number(db!.size))} MiB, filled in ${formatDuration(fill.ms)}`);
+  console.log(`cluster: pgbench scale ${scale}, database ${mib(Number(db!.size))} MiB, filled in ${formatDuration(fill.ms)}, then VACUUM + CHECKPOINT`);
   console.log(machineNote([`${workers} workers/processes`]));
 
   // pgBackRest, configured as in anchors/anchor-backup.sh.
@@ -78,6 +85,9 @@ try {
   const walBundle = await bundleWalCommand();
   const dkArchive = `${process.execPath} ${walBundle} push %p --repo ${dkRepo} --passphrase-file ${keyFile}`;
   const repository = await openRepository(dkRepo, { passphrase, workers });
+  // Its chunk workers start at first use; started here, outside the timings (as opening did before): under tsx a worker
+  // spends a few hundred ms compiling its sources, which the built package does not.
+  await (repository as { warmUp?: () => Promise<void> }).warmUp?.();
 
   const useArchive = async (command: string) => {
     await cluster.query(`ALTER SYSTEM SET archive_command = '${command.replace(/'/g, "''")}'`);
@@ -88,33 +98,50 @@ try {
   };
   const dkSize = () => duBytes(join(dkRepo, 'chunks')) + duBytes(join(dkRepo, 'backups'));
   const brSize = () => duBytes(join(work, 'br-repo', 'backup'));
+  const dkWal = () => duBytes(join(dkRepo, 'wal'));
+  const brWal = () => duBytes(join(work, 'br-repo', 'archive'));
+  /** Runs one backup with the tool's archive_command on: what was pending is archived by the previous command first,
+   * so the WAL counted is what the tool archived while its backup ran. */
+  const withArchive = async <T>(command: string, walSize: () => number, run: () => Promise<T>): Promise<{ result: T; walBytes: number }> => {
+    // The segment in progress holds WAL of what ran before (the load, pgbench): it is switched out and archived by the
+    // command then in place, so this tool's figure is only its own backup's WAL.
+    await cluster.query('SELECT pg_switch_wal()');
+    await waitArchiverIdle(cluster);
+    await useArchive(command);
+    const before = walSize();
+    // Dirty pages (the cluster runs with fsync = off) are written back now, not during this tool's backup.
+    execFileSync('sync');
+    const result = await run();
+    return { result, walBytes: walSize() - before };
+  };
   const dkBackup = (type: 'full' | 'incremental') => (startedAt = performance.now(), backupPostgres({
     connection: { host: '127.0.0.1', port: cluster.port, user: 'postgres', database: 'postgres' },
     dataDirectory: cluster.dataDir, repository, type, database: 'bench', workers,
     onProgress: phaseTimer(`datakeep ${type}`),
   }));
 
-  // Full backups.
-  await useArchive(brArchive);
-  const brFull = await timeIt(() => br(['--type=full', 'backup']));
+  // Full backups, of the same settled state.
+  const brFullRun = await withArchive(brArchive, brWal, () => timeIt(() => br(['--type=full', 'backup'])));
+  const brFull = brFullRun.result;
   const brFullSize = brSize();
-  await useArchive(dkArchive);
-  const dkFull = await timeIt(() => dkBackup('full'));
+  const dkFullRun = await withArchive(dkArchive, dkWal, () => timeIt(() => dkBackup('full')));
+  const dkFull = dkFullRun.result;
   const dkFullSize = dkSize();
-  console.log(`full: pgBackRest ${formatDuration(brFull.ms)} ${mib(brFullSize)} MiB; datakeep ${formatDuration(dkFull.ms)} ${mib(dkFullSize)} MiB`);
+  console.log(`full: pgBackRest ${formatDuration(brFull.ms)} ${mib(brFullSize)} MiB (+ WAL ${kib(brFullRun.walBytes)}); datakeep ${formatDuration(dkFull.ms)} ${mib(dkFullSize)} MiB (+ WAL ${kib(dkFullRun.walBytes)})`);
 
   // Changes, then incrementals.
   await pgbench(['-c', '4', '-j', '2', '-t', String(txCount), '-n']);
-  await useArchive(brArchive);
-  const brIncr = await timeIt(() => br(['--type=incr', 'backup']));
+  const brIncrRun = await withArchive(brArchive, brWal, () => timeIt(() => br(['--type=incr', 'backup'])));
+  const brIncr = brIncrRun.result;
   const brIncrSize = brSize() - brFullSize;
-  await useArchive(dkArchive);
-  const dkIncr = await timeIt(() => dkBackup('incremental'));
+  const dkIncrRun = await withArchive(dkArchive, dkWal, () => timeIt(() => dkBackup('incremental')));
+  const dkIncr = dkIncrRun.result;
   const dkIncrSize = dkSize() - dkFullSize;
-  console.log(`incremental: pgBackRest ${formatDuration(brIncr.ms)} ${mib(brIncrSize)} MiB; datakeep ${formatDuration(dkIncr.ms)} ${mib(dkIncrSize)} MiB (${Number(dkIncr.value.manifest.metadata.filesReused)} files reused)`);
+  console.log(`incremental: pgBackRest ${formatDuration(brIncr.ms)} ${mib(brIncrSize)} MiB (+ WAL ${kib(brIncrRun.walBytes)}); datakeep ${formatDuration(dkIncr.ms)} ${mib(dkIncrSize)} MiB (+ WAL ${kib(dkIncrRun.walBytes)}) (${Number(dkIncr.value.manifest.metadata.filesReused)} files reused)`);
 
-  // Restores of full + incremental, files only, alternating tools for two rounds (the best of each is reported: on a
-  // shared 2-core machine a single run mostly measures the neighbours).
+  // Restores of full + incremental, files only, in two rounds that alternate which tool goes first (the best of each is
+  // reported: on a shared 2-core machine a single run mostly measures the neighbours). Before each, every earlier
+  // output is removed and dirty pages are flushed (sync), so no restore pays for writing back another's output.
   const brTarget = join(work, 'br-restored');
   const dkTarget = join(work, 'dk-restored');
   const clear = (dir: string) => {
@@ -122,15 +149,26 @@ try {
     mkdirSync(dir, { mode: 0o700 });
     chownSync(dir, uid, gid);
   };
-  const runs = { br: [] as number[], dk: [] as number[], dkVerified: [] as number[] };
-  for (let round = 0; round < 2; round += 1) {
+  const settle = () => {
     clear(brTarget);
+    rmSync(dkTarget, { recursive: true, force: true });
+    execFileSync('sync');
+  };
+  const runs = { br: [] as number[], dk: [] as number[], dkVerified: [] as number[] };
+  const restoreBr = async () => {
+    settle();
     runs.br.push((await timeIt(() => br([`--pg1-path=${brTarget}`, '--type=immediate', '--target-action=promote', 'restore']))).ms);
-    rmSync(dkTarget, { recursive: true, force: true });
-    runs.dk.push((await timeIt(() => restorePostgres({ repository, backupId: dkIncr.value.backupId, to: dkTarget, restoreCommand: 'false', workers, verifyFirst: false }))).ms);
-    rmSync(dkTarget, { recursive: true, force: true });
+  };
+  const restoreDk = async () => {
+    settle();
+    runs.dk.push((await timeIt(() => restorePostgres({ repository, backupId: dkIncr.value.backupId, to: dkTarget, restoreCommand: 'false', workers, verifyFirst: false, verifyWal: false }))).ms);
+    settle();
     runs.dkVerified.push((await timeIt(() => restorePostgres({ repository, backupId: dkIncr.value.backupId, to: dkTarget, restoreCommand: 'false', workers }))).ms);
+  };
+  for (let round = 0; round < 2; round += 1) {
+    for (const restore of round % 2 === 0 ? [restoreBr, restoreDk] : [restoreDk, restoreBr]) await restore();
   }
+  settle();
   const brRestore = { ms: Math.min(...runs.br) };
   const dkRestore = { ms: Math.min(...runs.dk) };
   const dkRestoreVerified = { ms: Math.min(...runs.dkVerified) };
@@ -146,9 +184,11 @@ try {
   console.log(`\nbench/backup-postgres: pgbench -i -s ${scale}, ${workers} processes, zst level 3; incremental after pgbench -c 4 -j 2 -t ${txCount}`);
   console.log(formatTable(['figure', 'datakeep', 'pgBackRest', 'datakeep/pgBackRest', 'pg_basebackup -Ft -z'], [
     row('full backup time', dkFull.ms, brFull.ms, formatDuration(bb.ms), formatDuration),
-    row('full stored', dkFullSize, brFullSize, `${mib(bbSize)} MiB`, (n) => `${mib(n)} MiB`),
+    row('full stored (backup data)', dkFullSize, brFullSize, `${mib(bbSize)} MiB`, (n) => `${mib(n)} MiB`),
+    row('full: WAL archived meanwhile', dkFullRun.walBytes, brFullRun.walBytes, '-', kib),
     row('incremental time', dkIncr.ms, brIncr.ms, '-', formatDuration),
-    row('incremental stored', dkIncrSize, brIncrSize, '-', (n) => `${mib(n)} MiB`),
+    row('incremental stored (backup data)', dkIncrSize, brIncrSize, '-', (n) => `${mib(n)} MiB`),
+    row('incremental: WAL archived meanwhile', dkIncrRun.walBytes, brIncrRun.walBytes, '-', kib),
     row('restore full+incr (files)', dkRestore.ms, brRestore.ms, '-', formatDuration),
     row('restore, verify first', dkRestoreVerified.ms, brRestore.ms, '-', formatDuration),
   ], { markdown: true }));
@@ -189,10 +229,12 @@ async function waitArchiverIdle(pgCluster: ThrowawayPostgres): Promise<void> {
   }
 }
 
+/** Bytes of the files under a path, as `du -sb` counts them: a symbolic link is not followed (pgBackRest's
+ * backup/<stanza>/latest points at the newest backup, which would otherwise be counted twice). */
 function duBytes(path: string): number {
   let total = 0;
   const walk = (p: string) => {
-    const info = statSync(p, { throwIfNoEntry: false });
+    const info = lstatSync(p, { throwIfNoEntry: false });
     if (!info) return;
     if (info.isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
     else total += info.size;
@@ -203,6 +245,11 @@ function duBytes(path: string): number {
 
 function mib(bytes: number): string {
   return (bytes / 1048576).toFixed(1);
+}
+
+/** Archived WAL is small (segments switched out nearly empty compress to kilobytes). */
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(0)} KiB`;
 }
 
 function chownTree(path: string, owner: number, group: number): void {

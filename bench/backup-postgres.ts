@@ -13,7 +13,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { backupPostgres, restorePostgres } from '../src/backup/postgres/index.js';
+import { backupPostgres, restorePostgres } from '../src/engines/postgres/backup/index.js';
 import { initRepository, openRepository } from '../src/repository/index.js';
 import { ThrowawayPostgres } from '../test/support/throwaway-postgres.js';
 import { BenchOptions } from './support/bench-options.js';
@@ -212,7 +212,7 @@ async function bundleWalCommand(): Promise<string> {
   const outDir = join(ROOT, 'node_modules', '.cache', 'datakeep-bench');
   mkdirSync(outDir, { recursive: true });
   const entry = join(outDir, 'wal-entry.ts');
-  writeFileSync(entry, `import { runWalCommand } from '${join(ROOT, 'src/backup/postgres/wal-command.ts')}';\nprocess.exitCode = await runWalCommand(process.argv.slice(2));\n`);
+  writeFileSync(entry, `import { runWalCommand } from '${join(ROOT, 'src/engines/postgres/backup/wal-command.ts')}';\nprocess.exitCode = await runWalCommand(process.argv.slice(2));\n`);
   const out = join(outDir, 'wal-command.mjs');
   await execFileAsync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [entry, '--bundle', '--platform=node', '--format=esm', '--packages=external', `--outfile=${out}`]);
   return out;

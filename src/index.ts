@@ -57,11 +57,11 @@ export type {
 export type { BackupConfig } from './backup/backup-config.js';
 export type { BackupManager, CreateBackupResult, DatabaseBackupResult, ExpireResult, RestoreOptions, RestoreResult, BackupRunOptions, BackupVerifyResult } from './backup/backup-manager.js';
 export type { DrillOptions, DrillReport } from './backup/run-drill.js';
-export type { DrillChecks, DrillRunResult } from './backup/postgres/drill-postgres.js';
-export type { RecoverabilityWindow } from './backup/postgres/recoverability-window.js';
+export type { DrillChecks, DrillRunResult } from './engines/postgres/backup/drill-postgres.js';
+export type { RecoverabilityWindow } from './engines/postgres/backup/recoverability-window.js';
 export type { MetricSample } from './backup/window-metrics.js';
-export { parseRecoveryTime, type RecoveryInstant } from './backup/postgres/recovery-time.js';
-export { PostgresBackupError, type PostgresBackupErrorReason } from './backup/postgres/postgres-backup-error.js';
+export { parseRecoveryTime, type RecoveryInstant } from './engines/postgres/backup/recovery-time.js';
+export { PostgresBackupError, type PostgresBackupErrorReason } from './engines/postgres/backup/postgres-backup-error.js';
 export type { RetentionPolicy } from './backup/retention-policy.js';
 export type { BackupManifest, BackupSummary, VerifyReport, PruneResult } from './repository/repository-types.js';
 export type { JobScheduler, JobRunRecord } from './scheduler/job-scheduler.js';

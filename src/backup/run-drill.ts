@@ -1,7 +1,7 @@
 import { UsageError } from '../errors/index.js';
-import type { RestoreOptions, RestoreResult } from './backup-manager.js';
-import { drillPostgres, type DrillChecks, type DrillRunResult } from './postgres/drill-postgres.js';
-import type { RecoverabilityWindow } from './postgres/recoverability-window.js';
+import type { BackupDriver } from './backup-driver.js';
+import type { RecoverabilityWindow, RestoreOptions, RestoreResult } from './backup-types.js';
+import type { DrillChecks, DrillRunResult } from './drill-types.js';
 
 export interface DrillOptions {
   /** Which database's backups (default: every repository under the destination). */
@@ -28,7 +28,7 @@ export interface DrillReport {
  * Every report is recorded (`record`), failed ones too: a drill that fails is the news a drill exists to bring.
  */
 export async function runDrills(deps: {
-  windows: () => Promise<RecoverabilityWindow[]>;
+  windows: () => Promise<(RecoverabilityWindow & { driver: Pick<BackupDriver, 'drill'> })[]>;
   restore: (options: RestoreOptions) => Promise<RestoreResult>;
   record: (report: DrillReport) => Promise<void>;
 }, options: DrillOptions): Promise<DrillReport[]> {
@@ -41,9 +41,9 @@ export async function runDrills(deps: {
       database: window.database, destination: options.destination, passphraseFile: options.passphraseFile, to,
       targetTime: target, start: { port },
     });
-    const runs: DrillRunResult[] = [await drillPostgres({ kind: 'latest', checks: options.checks, restore: restore(undefined) })];
+    const runs: DrillRunResult[] = [await window.driver.drill({ kind: 'latest', checks: options.checks, restore: restore(undefined) })];
     const target = options.pointInTime === false ? undefined : randomInstant(window, options.random ?? Math.random);
-    if (target) runs.push(await drillPostgres({ kind: 'point-in-time', target, checks: options.checks, restore: restore(target) }));
+    if (target) runs.push(await window.driver.drill({ kind: 'point-in-time', target, checks: options.checks, restore: restore(target) }));
     const report = { database: window.database, at, ok: runs.every((r) => r.ok), runs };
     await deps.record(report);
     reports.push(report);

@@ -1,4 +1,4 @@
-import type { RecoverabilityWindow } from './postgres/recoverability-window.js';
+import type { RecoverabilityWindow } from './backup-types.js';
 
 /** A gauge sample in Prometheus' conventions (base units: seconds since the epoch), ready for an exporter. */
 export interface MetricSample {

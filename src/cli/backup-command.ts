@@ -2,9 +2,7 @@ import { loadConfig } from '../config/load-config.js';
 import { DataManager } from '../data-manager.js';
 import { UsageError } from '../errors/index.js';
 import type { BackupConfig } from '../backup/backup-config.js';
-import type { PostgresBackupProgress } from '../backup/postgres/index.js';
-import type { PostgresRestoreProgress } from '../backup/postgres/restore-postgres.js';
-import type { RecoverabilityWindow } from '../backup/postgres/recoverability-window.js';
+import type { BackupProgress, RecoverabilityWindow, RestoreProgress } from '../backup/backup-types.js';
 import { toJson } from './cli-io.js';
 import { withManager, type CommandContext } from './commands.js';
 import { EXIT } from './exit-codes.js';
@@ -56,7 +54,7 @@ async function withRepositoryOnly<T>(ctx: CommandContext, fn: (dm: DataManager) 
   }
 }
 
-function backupProgressLabel(database: string, p: PostgresBackupProgress): string {
+function backupProgressLabel(database: string, p: BackupProgress): string {
   const wait = (p as { walWaiting?: { segment: string; seconds: number; archived: number; total: number } }).walWaiting;
   if (wait) return `${database} ${p.phase}: ${wait.archived}/${wait.total} segments, waiting ${Math.round(wait.seconds)} s for ${wait.segment}`;
   return `${database} ${p.phase}`;
@@ -204,7 +202,7 @@ export async function restoreCommand(ctx: CommandContext, flags: BackupFlags): P
     };
     process.once('SIGINT', interrupt);
     process.once('SIGTERM', interrupt);
-    const label = (p: PostgresRestoreProgress) => (p.phase === 'checking-wal' ? `restore checking WAL (${p.walChecked ?? 0} segment(s) authenticated)` : `restore ${p.phase}`);
+    const label = (p: RestoreProgress) => (p.phase === 'checking-wal' ? `restore checking WAL (${p.walChecked ?? 0} segment(s) authenticated)` : `restore ${p.phase}`);
     const result = await dm.backups.restoreBackup(ctx.positionals[0], {
       destination: config.destination, to: flags.to, database: flags.database ?? ctx.db, passphraseFile: flags.passphraseFile,
       targetTime: flags.targetTime, timeZone: flags.timeZone, targetLsn: flags.targetLsn, targetName: flags.targetName, targetTimeline: timeline,

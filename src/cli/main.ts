@@ -62,7 +62,7 @@ Exit codes: 0 ok; 1 the command failed (unhealthy database, rejected statement);
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   // PostgreSQL runs `wal push|get` once per segment: it has its own small parser and opens only the repository.
   if (argv[0] === 'wal') {
-    const { runWalCommand } = await import('../backup/postgres/wal-command.js');
+    const { runWalCommand } = await import('../engines/postgres/backup/wal-command.js');
     return runWalCommand(argv.slice(1), { stdout: (t: string) => io.out(t.replace(/\n$/, '')), stderr: (t: string) => io.err(t.replace(/\n$/, '')) });
   }
   let ctx: CommandContext;

@@ -1,12 +1,29 @@
 import type { DatabaseAdapter } from '../adapters/database-adapter.js';
 import type { DatabaseType, ResolvedDatabaseConfig } from '../config/database-config.js';
+import type { MigrationPart } from '../migrations/migration-part.js';
+import type { TransactionPart } from '../transactions/transaction-part.js';
+import type { BackupDriver } from '../backup/backup-driver.js';
 import type { Logger } from '../util/logger.js';
 
 export interface AdapterDependencies {
   readonly logger: Logger;
 }
 
-/** What the configuration layer and the registry need to know about one engine. */
+/**
+ * The parts of datakeep's subsystems an engine implements, each in the engine's own folder. A subsystem asks for the
+ * part it needs (`enginePart`), and an engine without it answers with a CapabilityError naming the capability: no
+ * subsystem ever tests an engine's type. Parts are only contracts here (type imports); the code lives in the engine.
+ */
+export interface EngineParts {
+  /** Migration history and locks (the migration manager). */
+  readonly migrations?: MigrationPart;
+  /** Distributed-transaction participation and local deadlines (the transaction manager). */
+  readonly transactions?: TransactionPart;
+  /** Backups, restore and recovery; loaded on first use because it brings the repository and its workers. */
+  readonly backup?: () => Promise<BackupDriver>;
+}
+
+/** Everything datakeep knows about one engine: the facts the configuration layer needs, its adapter, its parts. */
 export interface EngineDefinition {
   readonly type: DatabaseType;
   /** Other names accepted in `type` (e.g. "postgres"). */
@@ -23,4 +40,5 @@ export interface EngineDefinition {
   readonly optionKeys: readonly string[];
   /** Loads the driver lazily so that engines a user does not configure need not be installed. */
   create(config: ResolvedDatabaseConfig, deps: AdapterDependencies): Promise<DatabaseAdapter>;
+  readonly parts: EngineParts;
 }

@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'DK_USAGE'
   | 'DK_MIGRATION'
   | 'DK_BACKUP'
-  | 'DK_REPOSITORY';
+  | 'DK_REPOSITORY'
+  | 'DK_LOCK';
 
 /**
  * Base class of every error datakeep throws. The message is scrubbed of registered secrets at construction, so an

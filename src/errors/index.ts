@@ -12,3 +12,4 @@ export { StateError } from './state-error.js';
 export { UsageError } from './usage-error.js';
 export { MigrationError, type MigrationErrorReason } from './migration-error.js';
 export { RepositoryError, type RepositoryErrorReason } from './repository-error.js';
+export { LockError, type LockErrorReason } from './lock-error.js';

@@ -1,5 +1,5 @@
 import { compareVersions } from './discover-migrations.js';
-import { latestByVersion } from './history/migration-history.js';
+import { latestByVersion } from './migration-history.js';
 import type { HistoryRecord, MigrationFile, MigrationStatusEntry, ValidationIssue } from './migration-types.js';
 
 /** Where one database stands: a pure function of its files and its history, so it is unit-tested without a server. */

@@ -8,9 +8,9 @@ import { defaultActor } from '../state/state-store.js';
 import { DATAKEEP_VERSION } from '../util/datakeep-version.js';
 import { analyseMigrations, statusEntries } from './analyse-migrations.js';
 import { compareVersions, discoverMigrations } from './discover-migrations.js';
-import { validateTableName } from './history/sql-migration-history.js';
+import { validateTableName } from './validate-table-name.js';
 import { lintMigrationSql } from './lint-migration-sql.js';
-import type { LockHolder } from './locks/migration-lock.js';
+import type { LockHolder } from '../locks/exclusive-lock.js';
 import type { MigrationProgress } from './migration-events.js';
 import { migrateTarget, rollbackPlan, rollbackTarget, withMigrationLock, type RunOptions } from './migration-runner.js';
 import { createMigrationTarget, type MigrationTarget, type TargetOptions } from './migration-target.js';
@@ -280,8 +280,8 @@ export class MigrationManager {
     for (const target of this.targets(options.db)) {
       const lock = target.lock();
       const dryRun = options.dryRun ?? false;
-      const removed = dryRun || !lock.kind.includes('lease') && lock.kind !== 'lock table' ? await lock.holder() : await lock.forceRelease();
-      await this.audit('migrate.release-lock', target.database, dryRun || !(lock.kind.includes('lease') || lock.kind === 'lock table'), { kind: lock.kind, holder: removed?.description ?? null });
+      const removed = dryRun || !lock.leased ? await lock.holder() : await lock.forceRelease();
+      await this.audit('migrate.release-lock', target.database, dryRun || !lock.leased, { kind: lock.kind, holder: removed?.description ?? null });
       out.push({ database: target.database, kind: lock.kind, removed, dryRun });
     }
     return out;

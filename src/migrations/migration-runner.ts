@@ -1,6 +1,6 @@
 import { isSqlAdapter } from '../adapters/database-adapter.js';
 import { defaultActor } from '../state/state-store.js';
-import { MigrationError } from '../errors/index.js';
+import { LockError, MigrationError } from '../errors/index.js';
 import { DATAKEEP_VERSION } from '../util/datakeep-version.js';
 import { analyseMigrations, type MigrationAnalysis } from './analyse-migrations.js';
 import { compareVersions } from './discover-migrations.js';
@@ -9,13 +9,6 @@ import { loadMigrationModule } from './load-migration-module.js';
 import type { MigrationProgress } from './migration-events.js';
 import type { MigrationTarget } from './migration-target.js';
 import type { ExecutedMigration, MigrationContext, MigrationFile, MigrationModule, NewHistoryRecord } from './migration-types.js';
-
-/**
- * PostgreSQL 14+ can notice, during a long statement, that its client is gone and abort. Without this, a runner
- * killed mid-migration leaves its statement running (and its locks held) until the statement ends on its own.
- * Older servers and platforms without the check ignore it (the exception handler keeps the transaction usable).
- */
-const STOP_WHEN_CLIENT_DIES = `DO $dk$ BEGIN PERFORM set_config('client_connection_check_interval', '1000', true); EXCEPTION WHEN OTHERS THEN NULL; END $dk$`;
 
 export interface RunOptions {
   readonly validateChecksums: boolean;
@@ -28,12 +21,35 @@ export interface RunOptions {
 export async function withMigrationLock<T>(target: MigrationTarget, options: RunOptions, fn: (lock: { assertHeld(): void }) => Promise<T>): Promise<T> {
   const lock = target.lock();
   options.progress({ type: 'lock-wait', database: target.database });
-  await lock.acquire(options.lockTimeout);
+  await asMigrationError(target, () => lock.acquire(options.lockTimeout));
   try {
     await target.history.ensure();
-    return await fn(lock);
+    return await fn({ assertHeld: () => void asMigrationErrorSync(target, () => lock.assertHeld()) });
   } finally {
     await lock.release();
+  }
+}
+
+/** Lock failures as the migration errors callers know (`lock-timeout`, `lock-lost`), with the lock's message. */
+function toMigrationError(target: MigrationTarget, error: unknown): unknown {
+  if (!(error instanceof LockError)) return error;
+  const message = error.message.startsWith(`${error.resource}: `) ? error.message.slice(error.resource.length + 2) : error.message;
+  return new MigrationError(error.reason === 'timeout' ? 'lock-timeout' : 'lock-lost', target.database, message, { cause: error });
+}
+
+async function asMigrationError(target: MigrationTarget, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (error) {
+    throw toMigrationError(target, error);
+  }
+}
+
+function asMigrationErrorSync(target: MigrationTarget, fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    throw toMigrationError(target, error);
   }
 }
 
@@ -125,7 +141,7 @@ export async function runOne(target: MigrationTarget, file: MigrationFile, direc
     if (transactional) {
       // The final history record commits with the migration's own changes: both or neither.
       await adapter.transaction(async (tx) => {
-        if (adapter.type === 'postgresql') await tx.script(STOP_WHEN_CLIENT_DIES);
+        if (target.transactionPreamble !== undefined) await tx.script(target.transactionPreamble);
         await body(tx);
         await history.append({ ...base, status: finalStatus, ...finished(), error: null });
       });

@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Cron } from 'croner';
 import { ConfigurationError, UsageError } from '../errors/index.js';
-import { LeaseLock } from '../migrations/locks/lease-lock.js';
-import { SqlLeaseStore } from '../migrations/locks/sql-lease-store.js';
-import { isSqlAdapter } from '../adapters/database-adapter.js';
+import { LeaseLock } from '../locks/lease-lock.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Logger } from '../util/logger.js';
 
@@ -112,8 +110,7 @@ export class JobScheduler {
     );
     const id = claimed[0]?.id;
     if (id === undefined) return undefined; // another instance has this tick
-    if (!isSqlAdapter(store.adapter)) throw new Error('internal: the state store is SQL');
-    const lease = new LeaseLock(new SqlLeaseStore(store.adapter, 'datakeep.leases', `job:${def.name}`), def.name, 60_000);
+    const lease = new LeaseLock(store.leaseStore(`job:${def.name}`), { resource: `job ${def.name}`, holder: 'run of this job' }, 60_000);
     try {
       await lease.acquire(0);
     } catch {

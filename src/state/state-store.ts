@@ -3,6 +3,9 @@ import type { DatabaseAdapter, Row } from '../adapters/database-adapter.js';
 import { resolveDatabaseConfig } from '../config/resolve-database-config.js';
 import { StateError } from '../errors/index.js';
 import { getEngine } from '../engines/engine-registry.js';
+import { asSqlAdapter } from '../engines/sql/as-sql-adapter.js';
+import { PostgresLeaseStore } from '../engines/postgres/postgres-lease-store.js';
+import type { LeaseStore } from '../locks/lease-lock.js';
 import type { Logger } from '../util/logger.js';
 import { STATE_MIGRATIONS } from './state-migrations.js';
 
@@ -53,6 +56,11 @@ export class StateStore {
       throw error;
     }
     return store;
+  }
+
+  /** A lease named `name` in the store's lease table, for locks between datakeep instances (scheduled jobs). */
+  leaseStore(name: string): LeaseStore {
+    return new PostgresLeaseStore(asSqlAdapter(this.adapter), 'datakeep.leases', name);
   }
 
   /** Applies missing state migrations; refuses a store written by a newer datakeep. */

@@ -1,14 +1,7 @@
 import type { DatabaseAdapter } from '../adapters/database-adapter.js';
-import { isSqlAdapter } from '../adapters/database-adapter.js';
+import { optionalEnginePart } from '../engines/engine-registry.js';
 import { CapabilityError, UsageError } from '../errors/index.js';
-import type { MariadbAdapter } from '../engines/mariadb/mariadb-adapter.js';
-import type { MongodbAdapter } from '../engines/mongodb/mongodb-adapter.js';
-import type { RedisAdapter } from '../engines/redis/redis-adapter.js';
 import type { LastResource } from './last-resource.js';
-import { MariadbParticipant } from './mariadb-participant.js';
-import { MongodbLastResource } from './mongodb-last-resource.js';
-import { PostgresParticipant } from './postgres-participant.js';
-import { RedisLastResource } from './redis-last-resource.js';
 import type { ParticipantRecord } from './transaction-types.js';
 import type { XaParticipant } from './xa-participant.js';
 
@@ -18,19 +11,16 @@ export interface PlannedParticipants {
   readonly lastResource: { readonly record: ParticipantRecord; readonly resource: LastResource } | undefined;
 }
 
-/** The XA side of an adapter, or undefined when it cannot prepare. */
+/** The XA side of an adapter (its engine's transaction part), or undefined when it cannot prepare. */
 export function xaParticipantFor(adapter: DatabaseAdapter): XaParticipant | undefined {
   if (adapter.capabilities.twoPhase !== 'xa') return undefined;
-  if (adapter.type === 'postgresql' && isSqlAdapter(adapter)) return new PostgresParticipant(adapter);
-  if (adapter.type === 'mariadb' || adapter.type === 'mysql') return new MariadbParticipant(adapter as MariadbAdapter);
-  return undefined;
+  return optionalEnginePart(adapter, 'transactions')?.xaParticipant?.(adapter);
 }
 
+/** The one-phase side of an adapter (committed last), or undefined when its engine offers none. */
 export function lastResourceFor(adapter: DatabaseAdapter): LastResource | undefined {
   if (adapter.capabilities.twoPhase !== 'one-phase') return undefined;
-  if (adapter.type === 'redis') return new RedisLastResource(adapter as RedisAdapter);
-  if (adapter.type === 'mongodb') return new MongodbLastResource(adapter as MongodbAdapter);
-  return undefined;
+  return optionalEnginePart(adapter, 'transactions')?.lastResource?.(adapter);
 }
 
 /**

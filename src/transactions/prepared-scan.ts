@@ -23,7 +23,7 @@ export async function scanPrepared(adapters: readonly DatabaseAdapter[], options
     if (!participant) return;
     try {
       for (const prepared of await participant.listPrepared(options)) {
-        const key = participant.type === 'postgresql' ? `${participant.adapterId}:${prepared.transactionId}` : `xa:${prepared.transactionId}`;
+        const key = participant.preparedScope === 'database' ? `${participant.adapterId}:${prepared.transactionId}` : `xa:${prepared.transactionId}`;
         if (seen.has(key)) continue;
         seen.add(key);
         branches.push({ participant, prepared });

@@ -1,15 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { UsageError } from '../errors/index.js';
-import { datakeepXid, type Xid } from '../engines/mariadb/mariadb-xid.js';
 
 /** Node ids go into PostgreSQL gids and XA gtrids: short, and made of characters that need no quoting anywhere. */
 const NODE_ID = /^[A-Za-z0-9_.-]{1,32}$/;
 // 32 (node) + 1 + 30 (global) = 63 bytes: within XA's 64-byte gtrid.
 const GLOBAL_ID = /^[a-z0-9]{8,30}$/;
-const BRANCH = /^[1-9][0-9]{0,2}$/;
-/** `dk:<node>:<global>:<branch>`: at most 3 + 32 + 1 + 30 + 1 + 3 = 70 bytes, within PostgreSQL's 200-byte gid. */
-const PG_GID = /^dk:([A-Za-z0-9_.-]{1,32}):([a-z0-9]{8,30}):([1-9][0-9]{0,2})$/;
 
 /** What a datakeep transaction id names: the coordinator that wrote it, the distributed transaction, the participant. */
 export interface BranchId {
@@ -43,28 +39,4 @@ export function defaultNodeId(stateLocation: string): string {
 /** A new global id: milliseconds since the epoch in base 36 (so ids sort by start time) and 64 random bits. */
 export function newGlobalId(): string {
   return `${Date.now().toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
-}
-
-export function postgresGid(id: BranchId): string {
-  const gid = `dk:${id.nodeId}:${id.globalId}:${id.branch}`;
-  if (!PG_GID.test(gid)) throw new UsageError('gid', `"${gid}" is not a datakeep transaction id (node, global id or branch malformed)`);
-  return gid;
-}
-
-/** The parts of a datakeep PostgreSQL gid; undefined for any other gid (another coordinator, an application's own). */
-export function parsePostgresGid(gid: string): BranchId | undefined {
-  const m = PG_GID.exec(gid);
-  return m ? { nodeId: m[1]!, globalId: m[2]!, branch: m[3]! } : undefined;
-}
-
-/** The XA xid of a branch: gtrid `node:global` (at most 63 bytes), bqual the branch number. */
-export function mariadbXid(id: BranchId): Xid {
-  if (!BRANCH.test(id.branch)) throw new UsageError('branch', `"${id.branch}" is not a branch number`);
-  return datakeepXid(id);
-}
-
-/** Quotes a gid for PREPARE/COMMIT PREPARED, which take a literal, never a parameter. Only datakeep gids get here. */
-export function gidLiteral(gid: string): string {
-  if (!PG_GID.test(gid)) throw new UsageError('gid', `"${gid}" is not a datakeep transaction id`);
-  return `'${gid}'`;
 }

@@ -29,6 +29,11 @@ export type FinishResult = 'done' | 'not-found' | 'attached';
 export interface XaParticipant {
   readonly adapterId: string;
   readonly type: string;
+  /**
+   * Whether `listPrepared` answers for this database alone (PostgreSQL's pg_prepared_xacts) or for the whole server
+   * (MariaDB's XA RECOVER), so that two adapters on one server list the same branch once.
+   */
+  readonly preparedScope: 'database' | 'server';
   begin(id: BranchId, options: { isolationLevel?: IsolationLevel; deadline: number }): Promise<XaBranchHandle>;
   /** Prepared branches on the server: datakeep's (any node) and, when `all`, foreign ones too. */
   listPrepared(options?: { all?: boolean }): Promise<PreparedBranch[]>;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { backupPostgres, backupPostgresStream, PostgresBackupError, type PostgresBackupProgress } from '../../src/backup/postgres/index.js';
+import { backupPostgres, backupPostgresStream, PostgresBackupError, type PostgresBackupProgress } from '../../src/engines/postgres/backup/index.js';
 import { initRepository } from '../../src/repository/index.js';
 import { chownTree, startArchivingPostgres, type ArchivingPostgres } from '../support/archiving-postgres.js';
 

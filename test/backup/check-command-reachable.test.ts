@@ -3,8 +3,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { checkCommandReachable } from '../../src/backup/postgres/check-command-reachable.js';
-import { PostgresBackupError } from '../../src/backup/postgres/postgres-backup-error.js';
+import { checkCommandReachable } from '../../src/engines/postgres/backup/check-command-reachable.js';
+import { PostgresBackupError } from '../../src/engines/postgres/backup/postgres-backup-error.js';
 
 const hasPostgresUser = readFileSync('/etc/passwd', 'utf8').split('\n').some((line) => line.startsWith('postgres:'));
 const skip = process.getuid?.() !== 0 ? 'needs root (runuser)' : !hasPostgresUser ? 'no postgres OS user on this machine' : false;

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { backupPostgres, PostgresBackupError, restorePostgres } from '../../src/backup/postgres/index.js';
+import { backupPostgres, PostgresBackupError, restorePostgres } from '../../src/engines/postgres/backup/index.js';
 import type { BackupType } from '../../src/repository/repository-types.js';
 import { startArchivingPostgres, type ArchivingPostgres } from '../support/archiving-postgres.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { backupPostgresStream, restorePostgres } from '../../src/backup/postgres/index.js';
+import { backupPostgresStream, restorePostgres } from '../../src/engines/postgres/backup/index.js';
 import { startArchivingPostgres, type ArchivingPostgres } from '../support/archiving-postgres.js';
 
 let env: ArchivingPostgres;

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { initRepository, type BackupRepository } from '../../src/repository/index.js';
-import { runWalCommand, walPush } from '../../src/backup/postgres/index.js';
-import { checkWalSegmentFile, readWalLongPageHeader, WAL_PAGE_MAGIC } from '../../src/backup/postgres/wal-segment-header.js';
-import { formatLsn, parseSegmentName, segmentName } from '../../src/backup/postgres/wal-position.js';
+import { runWalCommand, walPush } from '../../src/engines/postgres/backup/index.js';
+import { checkWalSegmentFile, readWalLongPageHeader, WAL_PAGE_MAGIC } from '../../src/engines/postgres/backup/wal-segment-header.js';
+import { formatLsn, parseSegmentName, segmentName } from '../../src/engines/postgres/backup/wal-position.js';
 import { ThrowawayPostgres } from '../support/throwaway-postgres.js';
 
 const SEGMENT_SIZE = 16 * 1024 * 1024;

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { backupPostgres, restorePostgres } from '../../src/backup/postgres/index.js';
-import { streamWal, type WalStreamEvent } from '../../src/backup/postgres/wal-stream.js';
+import { backupPostgres, restorePostgres } from '../../src/engines/postgres/backup/index.js';
+import { streamWal, type WalStreamEvent } from '../../src/engines/postgres/backup/wal-stream.js';
 import { chownTree, startArchivingPostgres, type ArchivingPostgres } from '../support/archiving-postgres.js';
 
 let env: ArchivingPostgres;

@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { datakeepCommandLine, shellQuote } from '../../src/cli/datakeep-command-line.js';
+import { datakeepCommandLine } from '../../src/util/datakeep-command-line.js';
+import { shellQuote } from '../../src/util/shell-quote.js';
 import { chownTree } from './archiving-postgres.js';
 import { ThrowawayPostgres } from './throwaway-postgres.js';
 

@@ -1,6 +1,6 @@
 // A backup in a child process, so that a test can SIGKILL it midway. Argument: JSON {repositoryPath, passphrase,
 // dataDirectory, port, type, database}. Prints one JSON line per progress event, and {"done": ...} at the end.
-import { backupPostgres } from '../../src/backup/postgres/index.js';
+import { backupPostgres } from '../../src/engines/postgres/backup/index.js';
 import type { BackupType } from '../../src/repository/repository-types.js';
 import { openRepository } from '../../src/repository/index.js';
 

@@ -113,3 +113,11 @@ function strictUtf8(bytes: Buffer): string | undefined {
   const text = bytes.toString('utf8');
   return Buffer.byteLength(text, 'utf8') === bytes.length && Buffer.from(text, 'utf8').equals(bytes) ? text : undefined;
 }
+
+const BRANCH = /^[1-9][0-9]{0,2}$/;
+
+/** The XA xid of a distributed transaction's branch: gtrid `node:global` (at most 63 bytes), bqual the branch number. */
+export function mariadbXid(id: { nodeId: string; globalId: string; branch: string }): Xid {
+  if (!BRANCH.test(id.branch)) throw new UsageError('branch', `"${id.branch}" is not a branch number`);
+  return datakeepXid(id);
+}

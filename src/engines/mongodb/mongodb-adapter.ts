@@ -31,7 +31,7 @@ import { fullJitterDelay, sleep } from '../../resilience/backoff.js';
 import { CircuitBreaker } from '../../resilience/circuit-breaker.js';
 import type { Logger } from '../../util/logger.js';
 import type { AdapterDependencies } from '../engine-definition.js';
-import { AsyncMutex } from '../sql/async-mutex.js';
+import { AsyncMutex } from '../../locks/async-mutex.js';
 import { classifyTopology, type MongoTopology } from './classify-topology.js';
 import { decideTransactionRetry, errorLabels, UNKNOWN_TRANSACTION_COMMIT_RESULT } from './decide-transaction-retry.js';
 import { healthFromHello } from './health-from-hello.js';

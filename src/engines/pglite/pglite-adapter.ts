@@ -7,9 +7,9 @@ import { ProcessDirLock } from '../../util/process-dir-lock.js';
 import type { AdapterDependencies } from '../engine-definition.js';
 import { mapPostgresError } from '../postgres/map-postgres-error.js';
 import { preparePostgresStatement } from '../postgres/postgres-adapter.js';
-import { AsyncMutex } from '../sql/async-mutex.js';
+import { AsyncMutex } from '../../locks/async-mutex.js';
 import { SqlAdapterBase, type ErrorPhase } from '../sql/sql-adapter-base.js';
-import { POSTGRES_ISOLATION_LEVELS, postgresBegin } from '../sql/postgres-isolation.js';
+import { POSTGRES_ISOLATION_LEVELS, postgresBegin } from '../postgres/postgres-isolation.js';
 import type { SqlSessionDriver } from '../sql/sql-session.js';
 
 const CAPABILITIES: AdapterCapabilities = Object.freeze({

@@ -4,7 +4,7 @@ import type { ResolvedDatabaseConfig } from '../../config/database-config.js';
 import { UsageError, type DatakeepError } from '../../errors/index.js';
 import type { AdapterDependencies } from '../engine-definition.js';
 import { SqlAdapterBase, type ErrorPhase } from '../sql/sql-adapter-base.js';
-import { POSTGRES_ISOLATION_LEVELS, postgresBegin } from '../sql/postgres-isolation.js';
+import { POSTGRES_ISOLATION_LEVELS, postgresBegin } from './postgres-isolation.js';
 import type { SqlSessionDriver, StatementResult } from '../sql/sql-session.js';
 import { mapPostgresError } from './map-postgres-error.js';
 import { postgresTlsOptions } from './postgres-tls.js';

@@ -18,7 +18,7 @@ import { fullJitterDelay, sleep } from '../../resilience/backoff.js';
 import { CircuitBreaker } from '../../resilience/circuit-breaker.js';
 import type { Logger } from '../../util/logger.js';
 import type { AdapterDependencies } from '../engine-definition.js';
-import { AsyncMutex } from './async-mutex.js';
+import { AsyncMutex } from '../../locks/async-mutex.js';
 import { AdapterLifecycle } from '../../adapters/adapter-lifecycle.js';
 import type { SqlSessionDriver, StatementResult } from './sql-session.js';
 

@@ -1,0 +1,52 @@
+import type { DatabaseAdapter } from '../adapters/database-adapter.js';
+import type { ResolvedDatabaseConfig } from '../config/database-config.js';
+import type { BackupSummary, BackupType, Repository, VerifyProblem } from '../repository/repository-types.js';
+import type { DrillChecks, DrillRunResult } from './drill-types.js';
+import type { BackupProgress, DatabaseBackupResult, RecoverabilityWindow, RestoreOptions, RestoreResult } from './backup-types.js';
+
+/** A database the backup manager asks a driver to back up. */
+export interface BackupSource {
+  readonly adapter: DatabaseAdapter;
+  readonly config: ResolvedDatabaseConfig;
+}
+
+/** A source the driver has looked at: how it will be copied, and who must own a new repository for it. */
+export interface PreparedBackup {
+  /** The OS user that must own a new repository (the server's archiver writes into it), when datakeep runs as root. */
+  readonly repositoryOwner: { readonly uid: number; readonly gid: number } | undefined;
+  backup(repository: Repository, options: { type: BackupType; workers: number | undefined; walTimeoutMs: number; onProgress: (progress: BackupProgress) => void }): Promise<Omit<DatabaseBackupResult, 'database' | 'requestedType' | 'repository'>>;
+}
+
+/** What a restore needs from the manager: the repository found, where restores go, and the passphrase. */
+export interface RestoreRequest {
+  readonly repository: Repository;
+  readonly repositoryPath: string;
+  readonly destination: string;
+  readonly database: string;
+  readonly backupId: string | undefined;
+  readonly options: RestoreOptions;
+  readonly passphrase: string;
+  /** The passphrase file from the call or the backup configuration, when there is one. */
+  readonly passphraseFile: string | undefined;
+}
+
+/**
+ * An engine's backups (the `backup` part of its definition): how it copies a live database into a repository, and
+ * everything that reads its log (WAL, binlog, oplog, command stream) back: restore with recovery targets, the
+ * recoverability window, log verification and expiry, restore drills. The manager does the rest: repositories,
+ * passphrases, retention decisions, schedules, audit.
+ */
+export interface BackupDriver {
+  /** Recorded as `engine` in every backup's metadata, so that restore finds the driver from the repository alone. */
+  readonly engine: string;
+  /** Looks at the source (where its data is, who owns it) before the repository is opened. */
+  prepare(source: BackupSource): Promise<PreparedBackup>;
+  restore(request: RestoreRequest): Promise<RestoreResult>;
+  /** Reads and authenticates the log after `summary` up to the end of the unbroken archive. */
+  verifyLog(repository: Repository, summary: BackupSummary): Promise<{ segments: number; endsAt: string | undefined; problem: VerifyProblem | undefined }>;
+  window(repository: Repository, database: string, options: { timeline?: number }): Promise<RecoverabilityWindow>;
+  /** Deletes archived log segments older than `before` (the first segment a kept backup needs); returns how many. */
+  expireLog(repository: Repository, before: string): Promise<number>;
+  /** One restore drill: restore through `restore`, start, check, remove. */
+  drill(input: { kind: DrillRunResult['kind']; target?: Date; checks: DrillChecks | undefined; restore: (to: string, port: number) => Promise<{ backupId: string }> }): Promise<DrillRunResult>;
+}

@@ -1,0 +1,34 @@
+import { LeaseLock } from '../../locks/lease-lock.js';
+import type { EngineDefinition } from '../engine-definition.js';
+import type { MongodbAdapter } from './mongodb-adapter.js';
+import { MongodbLastResource } from './mongodb-last-resource.js';
+import { MongodbLeaseStore } from './mongodb-lease-store.js';
+import { MongodbMigrationHistory } from './mongodb-migration-history.js';
+
+/** MongoDB on the official driver. */
+export const mongodbEngine: EngineDefinition = {
+  type: 'mongodb',
+  aliases: ['mongo'],
+  urlSchemes: ['mongodb:', 'mongodb+srv:'],
+  defaultPort: 27017,
+  defaultDatabase: 'test',
+  sql: false,
+  networked: true,
+  optionKeys: ['replicaSet', 'authSource', 'directConnection', 'transactionTimeLimitMs'],
+  create: async (config, deps) => {
+    const { MongodbAdapter } = await import('./mongodb-adapter.js');
+    return new MongodbAdapter(config, deps);
+  },
+  parts: {
+    migrations: {
+      sql: false,
+      history: (adapter, tableName) => new MongodbMigrationHistory(adapter, tableName),
+      lock: (adapter, { tableName, leaseTtl }) => new LeaseLock(new MongodbLeaseStore(adapter, `${tableName}_lock`, 'migrations'), { resource: adapter.id, holder: 'migration runner' }, leaseTtl),
+    },
+    transactions: {
+      // A MongoDB transaction commits atomically but cannot prepare: it can only be the last resource.
+      lastResource: (adapter) => new MongodbLastResource(adapter as MongodbAdapter),
+      deadline: { adapterOptions: (timeoutMs) => ({ timeLimitMs: timeoutMs }) },
+    },
+  },
+};

@@ -1,0 +1,139 @@
+import type { IsolationLevel } from '../../adapters/capabilities.js';
+import type { DedicatedSession, SqlDatabaseAdapter, TransactionContext } from '../../adapters/database-adapter.js';
+import { CapabilityError, QueryError, TransactionError } from '../../errors/index.js';
+import { postgresBegin } from './postgres-isolation.js';
+import { sqlBranchContext, type BranchState } from '../sql/sql-branch-context.js';
+import { gidLiteral } from './postgres-gid.js';
+import type { XaBranchHandle } from '../../transactions/xa-participant.js';
+
+/**
+ * A PostgreSQL branch: BEGIN, the caller's statements and PREPARE TRANSACTION on one dedicated session (a prepared
+ * transaction must be prepared by the session that did the work). After the prepare the transaction belongs to no
+ * session: COMMIT PREPARED / ROLLBACK PREPARED may run from any session of the same database (recovery does so).
+ */
+export class PostgresBranch implements XaBranchHandle {
+  readonly adapterId: string;
+  readonly branch: string;
+  readonly context: TransactionContext;
+  readonly #adapter: SqlDatabaseAdapter;
+  readonly #gid: string;
+  readonly #state: BranchState = { aborted: false, closed: false };
+  #session: DedicatedSession | undefined;
+  #release: (() => void) | undefined;
+  #lifetime: Promise<void> | undefined;
+  #prepared = false;
+  #begun: Promise<void> = Promise.resolve();
+
+  private constructor(adapter: SqlDatabaseAdapter, gid: string, branch: string, deadline: number) {
+    this.#adapter = adapter;
+    this.adapterId = adapter.id;
+    this.branch = branch;
+    this.#gid = gid;
+    this.context = sqlBranchContext(adapter.id, {
+      query: async (sql, params) => (await this.#started()).query(sql, params),
+      execute: async (sql, params) => (await this.#started()).execute(sql, params),
+      script: async (sql) => (await this.#started()).script(sql),
+    }, this.#state, deadline);
+  }
+
+  /** Takes a session and opens the transaction with the level and a statement timeout of what is left until `deadline`. */
+  static async begin(adapter: SqlDatabaseAdapter, gid: string, branch: string, options: { isolationLevel?: IsolationLevel; deadline: number }): Promise<PostgresBranch> {
+    const b = new PostgresBranch(adapter, gid, branch, options.deadline);
+    let ready!: (session: DedicatedSession) => void;
+    const gotSession = new Promise<DedicatedSession>((resolve) => (ready = resolve));
+    const hold = new Promise<void>((resolve) => (b.#release = resolve));
+    const lifetime = adapter.withSession(async (session) => {
+      ready(session);
+      await hold;
+    });
+    lifetime.catch(() => undefined);
+    b.#lifetime = lifetime;
+    b.#session = await Promise.race([gotSession, lifetime.then(() => Promise.reject(new Error('internal: session ended before use')))]);
+    const remaining = Math.max(1, options.deadline - Date.now());
+    // Not awaited here: the coordinator takes the next participant's session while this BEGIN is on the wire, and
+    // every statement of the branch waits for it (a failed BEGIN must never let a statement run in autocommit).
+    b.#begun = b.#session.script(`${postgresBegin(options.isolationLevel, false)[0]}; SET LOCAL statement_timeout = ${Math.ceil(remaining)}`);
+    b.#begun.catch(() => undefined);
+    return b;
+  }
+
+  async prepare(): Promise<void> {
+    if (this.#state.aborted) {
+      await this.rollback();
+      throw new TransactionError(this.adapterId, `branch ${this.branch}: a statement failed and was not rolled back to a savepoint, so the branch cannot be prepared; every participant rolls back`);
+    }
+    try {
+      await (await this.#started()).query(`PREPARE TRANSACTION ${gidLiteral(this.#gid)}`);
+    } catch (error) {
+      await this.#end(true);
+      if (error instanceof QueryError && error.sqlState === '55000' && /prepared transactions are disabled/i.test(error.message)) {
+        throw new CapabilityError(this.adapterId, 'PREPARE TRANSACTION', 'max_prepared_transactions is 0 on this server', 'Set max_prepared_transactions (e.g. to max_connections) in postgresql.conf and restart PostgreSQL');
+      }
+      throw error;
+    }
+    this.#prepared = true;
+    this.#state.closed = true;
+  }
+
+  /**
+   * COMMIT PREPARED on the branch's own session: the prepared transaction no longer belongs to it, but keeping it
+   * means phase 2 never waits for a free pooled connection, which under load could be held by transactions waiting
+   * for this one's locks.
+   */
+  async commit(): Promise<void> {
+    if (!this.#prepared) throw new TransactionError(this.adapterId, `branch ${this.branch} is not prepared`);
+    await this.#finishPrepared('COMMIT');
+  }
+
+  async rollback(): Promise<void> {
+    if (!this.#prepared) {
+      await this.#end(true);
+      return;
+    }
+    try {
+      await this.#finishPrepared('ROLLBACK');
+    } catch (error) {
+      if (!(error instanceof QueryError && error.sqlState === '42704')) throw error;
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.#end(false);
+  }
+
+  async #finishPrepared(verb: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    const statement = `${verb} PREPARED ${gidLiteral(this.#gid)}`;
+    const session = this.#session;
+    try {
+      if (session) await session.execute(statement);
+      else await this.#adapter.execute(statement);
+    } finally {
+      await this.#end(false);
+    }
+  }
+
+  /** Gives the session back: with ROLLBACK first when the transaction may still be open on it. */
+  async #end(rollback: boolean): Promise<void> {
+    const session = this.#session;
+    this.#session = undefined;
+    this.#state.closed = true;
+    await this.#begun.catch(() => undefined);
+    if (session && rollback) {
+      // On a lost connection this fails and withSession marks the session broken, so the pool drops it.
+      await session.query('ROLLBACK').catch(() => undefined);
+    }
+    this.#release?.();
+    this.#release = undefined;
+    await this.#lifetime?.catch(() => undefined);
+  }
+
+  async #started(): Promise<DedicatedSession> {
+    await this.#begun;
+    return this.#live();
+  }
+
+  #live(): DedicatedSession {
+    if (!this.#session) throw new TransactionError(this.adapterId, `branch ${this.branch} has no session (already prepared or rolled back)`);
+    return this.#session;
+  }
+}

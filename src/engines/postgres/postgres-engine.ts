@@ -1,0 +1,24 @@
+import type { EngineDefinition } from '../engine-definition.js';
+import { postgresMigrations } from './postgres-migrations.js';
+import { postgresTransactions } from './postgres-transactions.js';
+
+/** PostgreSQL on `pg`: the engine datakeep does most for (physical backups, PITR, 2PC). */
+export const postgresEngine: EngineDefinition = {
+  type: 'postgresql',
+  aliases: ['postgres', 'pg'],
+  urlSchemes: ['postgres:', 'postgresql:'],
+  defaultPort: 5432,
+  defaultDatabase: 'postgres',
+  sql: true,
+  networked: true,
+  optionKeys: [],
+  create: async (config, deps) => {
+    const { PostgresAdapter } = await import('./postgres-adapter.js');
+    return new PostgresAdapter(config, deps);
+  },
+  parts: {
+    migrations: postgresMigrations,
+    transactions: postgresTransactions,
+    backup: async () => (await import('./backup/postgres-backup-driver.js')).postgresBackupDriver,
+  },
+};

@@ -1,0 +1,24 @@
+import { UsageError } from '../../errors/index.js';
+import type { BranchId } from '../../transactions/transaction-ids.js';
+
+/** `dk:<node>:<global>:<branch>`: at most 3 + 32 + 1 + 30 + 1 + 3 = 70 bytes, within PostgreSQL's 200-byte gid. */
+const PG_GID = /^dk:([A-Za-z0-9_.-]{1,32}):([a-z0-9]{8,30}):([1-9][0-9]{0,2})$/;
+
+/** The PREPARE TRANSACTION gid of a datakeep branch. */
+export function postgresGid(id: BranchId): string {
+  const gid = `dk:${id.nodeId}:${id.globalId}:${id.branch}`;
+  if (!PG_GID.test(gid)) throw new UsageError('gid', `"${gid}" is not a datakeep transaction id (node, global id or branch malformed)`);
+  return gid;
+}
+
+/** The parts of a datakeep PostgreSQL gid; undefined for any other gid (another coordinator, an application's own). */
+export function parsePostgresGid(gid: string): BranchId | undefined {
+  const m = PG_GID.exec(gid);
+  return m ? { nodeId: m[1]!, globalId: m[2]!, branch: m[3]! } : undefined;
+}
+
+/** Quotes a gid for PREPARE/COMMIT PREPARED, which take a literal, never a parameter. Only datakeep gids get here. */
+export function gidLiteral(gid: string): string {
+  if (!PG_GID.test(gid)) throw new UsageError('gid', `"${gid}" is not a datakeep transaction id`);
+  return `'${gid}'`;
+}

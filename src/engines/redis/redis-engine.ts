@@ -1,0 +1,31 @@
+import { LeaseLock } from '../../locks/lease-lock.js';
+import type { EngineDefinition } from '../engine-definition.js';
+import type { RedisAdapter } from './redis-adapter.js';
+import { RedisLastResource } from './redis-last-resource.js';
+import { RedisLeaseStore } from './redis-lease-store.js';
+import { RedisMigrationHistory } from './redis-migration-history.js';
+
+/** Redis on ioredis, standalone or through Sentinel. */
+export const redisEngine: EngineDefinition = {
+  type: 'redis',
+  aliases: [],
+  urlSchemes: ['redis:', 'rediss:'],
+  defaultPort: 6379,
+  defaultDatabase: '0',
+  sql: false,
+  networked: true,
+  optionKeys: ['sentinels', 'masterName', 'sentinelUsername', 'sentinelPassword'],
+  create: async (config, deps) => {
+    const { RedisAdapter } = await import('./redis-adapter.js');
+    return new RedisAdapter(config, deps);
+  },
+  parts: {
+    migrations: {
+      sql: false,
+      history: (adapter, tableName) => new RedisMigrationHistory(adapter, `${tableName}:history`),
+      lock: (adapter, { tableName, leaseTtl }) => new LeaseLock(new RedisLeaseStore(adapter, `${tableName}:lock`), { resource: adapter.id, holder: 'migration runner' }, leaseTtl),
+    },
+    // MULTI/EXEC commits atomically but cannot prepare: at most one last resource, committed after every prepare.
+    transactions: { lastResource: (adapter) => new RedisLastResource(adapter as RedisAdapter) },
+  },
+};

@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'DK_MIGRATION'
   | 'DK_BACKUP'
   | 'DK_REPOSITORY'
-  | 'DK_LOCK';
+  | 'DK_LOCK'
+  | 'DK_DATA_LIFECYCLE';
 
 /**
  * Base class of every error datakeep throws. The message is scrubbed of registered secrets at construction, so an

@@ -1,4 +1,5 @@
 import type { EngineDefinition } from '../engine-definition.js';
+import { postgresLifecycle } from './lifecycle/postgres-lifecycle.js';
 import { postgresMigrations } from './postgres-migrations.js';
 import { postgresTransactions } from './postgres-transactions.js';
 
@@ -19,6 +20,7 @@ export const postgresEngine: EngineDefinition = {
   parts: {
     migrations: postgresMigrations,
     transactions: postgresTransactions,
+    lifecycle: postgresLifecycle,
     backup: async () => (await import('./backup/postgres-backup-driver.js')).postgresBackupDriver,
   },
 };

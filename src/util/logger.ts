@@ -1,4 +1,5 @@
-import { redactSecrets } from './secrets.js';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { REDACTED, SECRET_FIELDS, redactUrlPasswords, redactValue } from './secrets.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -7,37 +8,58 @@ export interface Logger {
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
 }
 
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export const silentLogger: Logger = { log() {} };
+
+/** pino `redact` paths: every secret field at the top of a line's fields and up to three levels below. */
+export const REDACT_PATHS: readonly string[] = [
+  ...SECRET_FIELDS.flatMap((name) => [name, `*.${name}`, `*.*.${name}`, `*.*.*.${name}`]),
+  'ssl.key', '*.ssl.key', 'tls.key', '*.tls.key',
+];
 
 /**
- * Writes JSON lines to stderr at or above `minLevel`. Every line goes through `redactSecrets`, so a password that ends
- * up in an error message or a field is replaced before it is written.
+ * The default logger: pino, writing one JSON object per line (`level`, `time`, the fields, `message`) to stderr at or
+ * above `minLevel`. Secret fields are censored by pino's `redact` paths and, at any depth, by name; URL passwords in
+ * the message and in string fields, and errors (reduced to name, message, code), are redacted before pino sees them.
+ * `destination` is for tests and embedders; the default writes synchronously, so a CLI that exits loses no line.
  */
-export function createStderrLogger(minLevel: LogLevel = 'warn'): Logger {
+export function createStderrLogger(minLevel: LogLevel = 'warn', destination?: DestinationStream): Logger {
+  return pinoLogger(pino({
+    level: minLevel,
+    base: undefined,
+    messageKey: 'message',
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (fields) => redactValue(fields) as Record<string, unknown>,
+    },
+    // Errors are already plain {name, message, code}: pino's own serializer would turn them into {type: 'Object'}.
+    serializers: { err: (value: unknown) => value },
+    redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+  }, destination ?? pino.destination({ dest: 2, sync: true })));
+}
+
+/** A pino logger behind the seam. The level check comes first, so a disabled level costs no redaction. */
+export function pinoLogger(instance: PinoLogger): Logger {
   return {
     log(level, message, fields) {
-      if (ORDER[level] < ORDER[minLevel]) return;
-      const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }, errorReplacer);
-      process.stderr.write(`${redactSecrets(line)}\n`);
+      if (!instance.isLevelEnabled(level)) return;
+      instance[level](fields ?? {}, redactUrlPasswords(message));
     },
   };
 }
 
-/** Wraps any logger so that what it receives is already redacted. */
+/**
+ * Wraps a caller's logger so that what it receives is already redacted (by structure: see redactValue), and so that
+ * a logger that throws never fails the operation that was logging.
+ */
 export function redactingLogger(inner: Logger): Logger {
   return {
     log(level, message, fields) {
-      const safeFields = fields === undefined ? undefined : (JSON.parse(redactSecrets(JSON.stringify(fields, errorReplacer))) as Record<string, unknown>);
-      inner.log(level, redactSecrets(message), safeFields);
+      try {
+        inner.log(level, redactUrlPasswords(message), fields === undefined ? undefined : (redactValue(fields) as Record<string, unknown>));
+      } catch {
+        // Logging is never a reason for an operation to fail.
+      }
     },
   };
 }
-
-function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
-  }
-  return value;
-}
-
-export const silentLogger: Logger = { log() {} };

@@ -11,7 +11,7 @@ export interface Logger {
 export const silentLogger: Logger = { log() {} };
 
 /** pino `redact` paths: every secret field at the top of a line's fields and up to three levels below. */
-export const REDACT_PATHS: readonly string[] = [
+const REDACT_PATHS: readonly string[] = [
   ...SECRET_FIELDS.flatMap((name) => [name, `*.${name}`, `*.*.${name}`, `*.*.*.${name}`]),
   'ssl.key', '*.ssl.key', 'tls.key', '*.tls.key',
 ];
@@ -20,7 +20,7 @@ export const REDACT_PATHS: readonly string[] = [
  * The default logger: pino, writing one JSON object per line (`level`, `time`, the fields, `message`) to stderr at or
  * above `minLevel`. Secret fields are censored by pino's `redact` paths and, at any depth, by name; URL passwords in
  * the message and in string fields, and errors (reduced to name, message, code), are redacted before pino sees them.
- * `destination` is for tests and embedders; the default writes synchronously, so a CLI that exits loses no line.
+ * `destination` is for tests and embedders.
  */
 export function createStderrLogger(minLevel: LogLevel = 'warn', destination?: DestinationStream): Logger {
   return pinoLogger(pino({
@@ -35,11 +35,19 @@ export function createStderrLogger(minLevel: LogLevel = 'warn', destination?: De
     // Errors are already plain {name, message, code}: pino's own serializer would turn them into {type: 'Object'}.
     serializers: { err: (value: unknown) => value },
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
-  }, destination ?? pino.destination({ dest: 2, sync: true })));
+  }, destination ?? stderr()));
+}
+
+let stderrDestination: DestinationStream | undefined;
+
+/** One synchronous stderr destination for every logger of the process: a CLI that exits loses no line. */
+function stderr(): DestinationStream {
+  stderrDestination ??= pino.destination({ dest: 2, sync: true });
+  return stderrDestination;
 }
 
 /** A pino logger behind the seam. The level check comes first, so a disabled level costs no redaction. */
-export function pinoLogger(instance: PinoLogger): Logger {
+function pinoLogger(instance: PinoLogger): Logger {
   return {
     log(level, message, fields) {
       if (!instance.isLevelEnabled(level)) return;

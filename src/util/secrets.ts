@@ -32,7 +32,8 @@ const MAX_DEPTH = 8;
 /**
  * A copy of `value` safe to log or print: secret fields replaced by `[redacted]`, URL passwords in every string
  * redacted, errors reduced to `{name, message, code}` (a driver's error object can hold its connection options), Maps
- * as objects, bigints as strings. Non-enumerable properties (a resolved config's `password`) are never read.
+ * as objects, bigints as strings, objects with `toJSON` as what it returns. Non-enumerable properties (a resolved
+ * config's `password`) are never read.
  */
 export function redactValue(value: unknown): unknown {
   return walk(value, 0, new WeakSet());
@@ -52,6 +53,9 @@ function walk(value: unknown, depth: number, seen: WeakSet<object>): unknown {
       return { name: value.name, message: redactUrlPasswords(value.message), ...(code === undefined ? {} : { code: walk(code, depth + 1, seen) }) };
     }
     if (Array.isArray(value)) return value.map((item) => walk(item, depth + 1, seen));
+    // What JSON would print (a URL object's href, a Buffer's bytes), redacted like the rest.
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return walk(toJSON.call(value), depth + 1, seen);
     const entries = value instanceof Map ? [...value.entries()].map(([k, v]) => [String(k), v] as const) : Object.entries(value);
     const out: Record<string, unknown> = {};
     for (const [key, item] of entries) out[key] = isSecretKey(key) && item !== undefined && item !== null ? REDACTED : walk(item, depth + 1, seen);

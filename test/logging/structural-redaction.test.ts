@@ -23,17 +23,19 @@ describe('logs on pino, redacted by structure', () => {
       database: { id: 'postgresql-127.0.0.1-postgres', sentinelPassword: 's3nt1nel', options: { token: 't0ken' } },
       url: 'redis://default:r3dis@cache:6379/0',
       passwordFile: '/run/secrets/pg',
+      target: new URL('postgres://app:urlpw@db.internal/app'),
       error: new ConnectionError('db', 'connect failed for mongodb://u:m0ngo@h:27017/x'),
     });
     const [line] = parse(text());
     const out = JSON.stringify(line);
-    for (const secret of ['hunter2', 's3nt1nel', 't0ken', 'r3dis', 'm0ngo']) assert.ok(!out.includes(secret), `${secret} in ${out}`);
+    for (const secret of ['hunter2', 's3nt1nel', 't0ken', 'r3dis', 'm0ngo', 'urlpw']) assert.ok(!out.includes(secret), `${secret} in ${out}`);
     assert.equal(line!.level, 'warn');
     assert.match(String(line!.time), /^\d{4}-\d\d-\d\dT/);
     assert.equal(line!.message, 'cannot reach postgres://app:[redacted]@db.internal:5432/postgres');
     assert.equal(line!.password, '[redacted]');
     assert.equal(line!.url, 'redis://default:[redacted]@cache:6379/0');
     assert.equal(line!.passwordFile, '/run/secrets/pg', 'a path to a secret is not a secret');
+    assert.equal(line!.target, 'postgres://app:[redacted]@db.internal/app');
     assert.deepEqual((line!.database as Record<string, unknown>).id, 'postgresql-127.0.0.1-postgres');
     assert.deepEqual(line!.error, { name: 'ConnectionError', message: 'db: connect failed for mongodb://u:[redacted]@h:27017/x', code: 'DK_CONNECTION' });
   });

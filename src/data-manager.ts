@@ -11,6 +11,7 @@ import { BackupManager, type CreateBackupResult, type RestoreOptions } from './b
 import type { BackupConfig } from './backup/backup-config.js';
 import type { MigrateResult, MigrationsConfig, RollbackResult } from './migrations/migration-types.js';
 import { TransactionManager } from './transactions/transaction-manager.js';
+import type { Logger } from './util/logger.js';
 
 /**
  * The seed's facade. Every method delegates to a subsystem; none does work of its own. Methods are `async` so that a
@@ -29,7 +30,8 @@ export class DataManager {
   readonly transactions = new TransactionManager(() => this.#holder.get());
   readonly monitoring = new Monitoring(() => this.#holder.get().registry, () => this.transactions.validate());
   readonly migrations = new MigrationManager(() => this.#holder.get());
-  readonly backups = new BackupManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options));
+  readonly backups = new BackupManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options), () => this.#logger());
+  #standaloneLogger: Logger | undefined;
 
   constructor(options: DataManagerOptions = {}) {
     this.#options = options;
@@ -118,6 +120,14 @@ export class DataManager {
   /** The state store (opened on first use). */
   async state(): Promise<StateStore> {
     return this.#holder.get().state();
+  }
+
+  /** The context's logger; before initialize (commands that read only a backup repository) one made the same way. */
+  #logger(): Logger {
+    const context = this.#holder.peek();
+    if (context) return context.logger;
+    this.#standaloneLogger ??= DatakeepContext.logger(this.#options, DatakeepContext.configuration(this.#options).logLevel);
+    return this.#standaloneLogger;
   }
 
   /** Closes every connection and the state store. Idempotent. */

@@ -5,7 +5,7 @@ import { loadConfig, resolveConfigObject } from './config/load-config.js';
 import { LifecycleError } from './errors/index.js';
 import { StateStore } from './state/state-store.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
-import { createStderrLogger, redactingLogger, type Logger } from './util/logger.js';
+import { createStderrLogger, redactingLogger, type Logger, type LogLevel } from './util/logger.js';
 
 export interface DataManagerOptions {
   /** Configuration in code; otherwise it is loaded from `configFile`, the environment, or the embedded default. */
@@ -38,6 +38,14 @@ export class DatakeepContext {
     return options.config !== undefined ? resolveConfigObject(options.config, 'DataManager options.config') : loadConfig({ file: options.configFile });
   }
 
+  /**
+   * The logger of a DataManager: the caller's, wrapped so that it receives redacted lines, else pino on stderr at
+   * `logLevel` (pino's redact paths and the same redaction built in).
+   */
+  static logger(options: DataManagerOptions, logLevel: LogLevel): Logger {
+    return options.logger ? redactingLogger(options.logger) : createStderrLogger(logLevel);
+  }
+
   static async open(configs: readonly (DatabaseConfig | string)[] | undefined, options: DataManagerOptions): Promise<DatakeepContext> {
     let config: ResolvedDatakeepConfig;
     if (configs !== undefined) {
@@ -47,7 +55,7 @@ export class DatakeepContext {
     } else {
       config = loadConfig({ file: options.configFile });
     }
-    const logger = redactingLogger(options.logger ?? createStderrLogger(config.logLevel));
+    const logger = DatakeepContext.logger(options, config.logLevel);
     const registry = await AdapterRegistry.open(config.databases, logger);
     return new DatakeepContext(config, registry, logger);
   }

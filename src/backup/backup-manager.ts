@@ -6,6 +6,8 @@ import { enginesWith, getEngine, optionalEnginePart } from '../engines/engine-re
 import { ConfigurationError, UsageError } from '../errors/index.js';
 import type { BackupSummary, PruneResult, Repository } from '../repository/repository-types.js';
 import type { JobScheduler } from '../scheduler/job-scheduler.js';
+import { logOperation, type OperationLogOptions } from '../util/log-operation.js';
+import { silentLogger, type Logger } from '../util/logger.js';
 import { resolveBackupConfig, type BackupConfig, type ResolvedBackupConfig } from './backup-config.js';
 import type { BackupDriver } from './backup-driver.js';
 import type {
@@ -50,8 +52,13 @@ export class BackupManager {
    * @param context the initialized DataManager's context (databases, state store, scheduler)
    * @param configuration the configuration alone: reading a repository (list, verify, window, restore) needs no
    *   database connection, and must work while the database it protects is down
+   * @param logger the DataManager's logger, also before initialize (those repository-only commands log too)
    */
-  constructor(private readonly context: () => DatakeepContext, private readonly configuration: () => ResolvedDatakeepConfig = () => context().config) {
+  constructor(
+    private readonly context: () => DatakeepContext,
+    private readonly configuration: () => ResolvedDatakeepConfig = () => context().config,
+    private readonly logger: () => Logger = () => context().logger,
+  ) {
     this.#repositories = new RepositorySet(() => {
       const configured = this.configuration().backups;
       return {
@@ -59,7 +66,7 @@ export class BackupManager {
         passphraseFile: this.#lastConfig?.passphraseFile ?? (typeof configured?.passphraseFile === 'string' ? configured.passphraseFile : undefined),
         encryption: this.#lastConfig?.encryption ?? (configured?.encryption as boolean | undefined),
       };
-    });
+    }, () => this.#logger());
   }
 
   private scheduler(): JobScheduler {
@@ -68,6 +75,12 @@ export class BackupManager {
 
   /** The seed's `createBackup(config)`: backs up every configured database that has a backup driver. */
   async createBackup(input: BackupConfig, options: BackupRunOptions = {}): Promise<CreateBackupResult> {
+    return this.#logged('backup.run', { destination: input?.destination }, () => this.#createBackup(input, options), {
+      result: (r) => ({ backupId: r.backupId, databases: r.databases.map((d) => d.database), skipped: r.skipped.map((d) => d.database) }),
+    });
+  }
+
+  async #createBackup(input: BackupConfig, options: BackupRunOptions): Promise<CreateBackupResult> {
     const config = resolveBackupConfig(input, 'createBackup(config)');
     this.#lastConfig = config;
     const passphrase = await this.#repositories.passphrase(config);
@@ -90,14 +103,16 @@ export class BackupManager {
         const lock = await repository.lock('shared', 'backup');
         let result: DatabaseBackupResult;
         try {
-          const made = await source.backup(repository, { type, workers: config.workers, walTimeoutMs: config.walTimeoutMs, onProgress: (p) => options.onProgress?.(adapter.id, p) });
+          const made = await this.#logged('backup.create', { database: adapter.id, type, repository: repositoryPath }, () => source.backup(repository, { type, workers: config.workers, walTimeoutMs: config.walTimeoutMs, onProgress: (p) => options.onProgress?.(adapter.id, p) }), {
+            result: (m) => ({ backupId: m.backupId, type: m.type, sizeBytes: m.sizeBytes, storedBytes: m.storedBytes }),
+          });
           result = { ...made, database: adapter.id, requestedType: config.type, repository: repositoryPath };
         } finally {
           await lock.release();
         }
         results.push(result);
         this.log('info', `backed up ${adapter.id}: ${result.type} ${result.backupId} (${result.storedBytes} bytes stored)`);
-        expired.push(await this.expireIn(adapter.id, repository, driver, config.retention, false));
+        expired.push(await this.#logged('backup.expire', { database: adapter.id }, () => this.expireIn(adapter.id, repository, driver, config.retention, false), { result: expireFields }));
       } finally {
         await repository.close?.();
       }
@@ -141,10 +156,10 @@ export class BackupManager {
     return this.#repositories.withAll(options, async (repos, destination, passphrase) => {
       const found = await this.#repositories.find(repos, destination, backupId, options.database);
       const driver = await this.driverOf(found.repository);
-      const result = await driver.restore({
+      const result = await this.#logged('backup.restore', { database: found.database, backupId: backupId ?? 'latest', to: options.to }, () => driver.restore({
         repository: found.repository, repositoryPath: found.path, destination, database: found.database, backupId, options, passphrase,
         passphraseFile: this.#repositories.passphraseFile(options.passphraseFile),
-      });
+      }), { result: (r) => ({ backupId: r.backupId, to: r.to, target: r.target }) });
       this.log('info', `restored ${found.database} backup ${result.backupId} into ${result.to}${result.target ? ` to ${result.target}` : ''}`);
       return result;
     });
@@ -156,11 +171,11 @@ export class BackupManager {
    * report is recorded in the state store's audit log as 'backup.drill'.
    */
   async drill(options: DrillOptions = {}): Promise<DrillReport[]> {
-    return runDrills({
+    return this.#logged('backup.drill', { database: options.database }, () => runDrills({
       windows: () => this.windowsWithDrivers(options.database, { destination: options.destination, passphraseFile: options.passphraseFile }),
       restore: (restoreOptions) => this.restoreBackup(undefined, restoreOptions),
       record: (report) => this.audit('backup.drill', report.database, false, { ok: report.ok, runs: report.runs }),
-    }, options);
+    }, options), { result: (reports) => ({ databases: reports.map((r) => ({ database: r.database, ok: r.ok })) }), failed: (reports) => reports.some((r) => !r.ok) });
   }
 
   /** Drills on a cron schedule (recorded like every scheduled run); `schedule` is a cron expression. */
@@ -218,14 +233,14 @@ export class BackupManager {
    * it up to the end of the unbroken archive: every segment a restore to any later target could need.
    */
   async verifyBackup(backupId: string, options: { destination?: string; passphraseFile?: string } = {}): Promise<BackupVerifyResult> {
-    return this.#repositories.withAll(options, async (repos, destination) => {
+    return this.#logged('backup.verify', { backupId }, () => this.#repositories.withAll(options, async (repos, destination) => {
       const found = await this.#repositories.find(repos, destination, backupId, undefined);
       const report = await found.repository.verify(backupId);
       const summary = (await found.repository.list()).find((s) => s.backupId === backupId)!;
       const log = await (await this.driverOf(found.repository)).verifyLog(found.repository, summary);
       const problems = log.problem ? [...report.problems, log.problem] : report.problems;
       return { ...report, ok: problems.length === 0, problems, walSegmentsAfter: log.segments, walEndsAt: log.endsAt };
-    });
+    }), { result: (r) => ({ ok: r.ok, problems: r.problems }), failed: (r) => !r.ok });
   }
 
   /** Applies a retention policy (default: the last config's) to every repository; `dryRun` only reports. Audited. */
@@ -235,7 +250,8 @@ export class BackupManager {
     return this.#repositories.withAll(options, async (repos) => {
       const out: ExpireResult[] = [];
       for (const { database, repository } of repos) {
-        out.push(await this.expireIn(database, repository, await this.driverOf(repository), retention, options.dryRun ?? false, options.prune ?? true));
+        const driver = await this.driverOf(repository);
+        out.push(await this.#logged('backup.expire', { database, dryRun: options.dryRun ?? false }, () => this.expireIn(database, repository, driver, retention, options.dryRun ?? false, options.prune ?? true), { result: expireFields }));
       }
       return out;
     });
@@ -271,6 +287,7 @@ export class BackupManager {
       for (const { path, repository } of repos) {
         const lock = await repository.lock('exclusive', 'prune');
         try {
+          // Logged by the repository itself (repository.prune), as the prune after an expiry is.
           out.push({ ...(await repository.prune({ dryRun: options.dryRun })), repository: path });
         } finally {
           await lock.release();
@@ -308,17 +325,30 @@ export class BackupManager {
   }
 
   private log(level: 'info' | 'warn', message: string): void {
+    this.#logger().log(level, message);
+  }
+
+  /** The DataManager's logger; silent when there is none (a configuration that does not load fails the call itself). */
+  #logger(): Logger {
     try {
-      this.context().logger.log(level, message);
+      return this.logger();
     } catch {
-      // Not initialized (a repository-only command): nothing to log to but the caller's output.
+      return silentLogger;
     }
+  }
+
+  #logged<T>(operation: string, fields: Record<string, unknown>, fn: () => Promise<T>, options: OperationLogOptions<T>): Promise<T> {
+    return logOperation(this.#logger(), operation, fields, fn, options);
   }
 
   private async audit(action: string, target: string, dryRun: boolean, details: Record<string, unknown>): Promise<void> {
     const state = await this.context().state();
     await state.audit({ action, target, dryRun, details });
   }
+}
+
+function expireFields(result: ExpireResult): Record<string, unknown> {
+  return { dryRun: result.dryRun, expired: result.expired, kept: result.kept.length, walRemoved: result.walRemoved, window: result.window.description };
 }
 
 function isFull({ type }: BackupSummary): boolean {

@@ -5,6 +5,7 @@ import { ConfigurationError, UsageError } from '../errors/index.js';
 import { initRepository, openRepository } from '../repository/index.js';
 import { resolvePassphrase } from '../repository/passphrase.js';
 import type { Repository } from '../repository/repository-types.js';
+import { silentLogger, type Logger } from '../util/logger.js';
 
 /** Used when `encryption: false`: objects stay authenticated, but the key is not secret (documented). */
 const PUBLIC_PASSPHRASE = 'datakeep-unencrypted-repository';
@@ -28,7 +29,11 @@ export interface RepositorySettings {
  * destination and the passphrase from the same sources for every command, opening, creating and closing them.
  */
 export class RepositorySet {
-  constructor(private readonly settings: () => RepositorySettings) {}
+  constructor(
+    private readonly settings: () => RepositorySettings,
+    /** Where the repositories log their open, init, completed backups and prunes. */
+    private readonly logger: () => Logger = () => silentLogger,
+  ) {}
 
   destination(given: string | undefined): string {
     const destination = given ?? this.settings().destination;
@@ -65,7 +70,7 @@ export class RepositorySet {
     try {
       for (const entry of (await readdir(destination, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
         const path = join(destination, entry.name);
-        if (existsSync(join(path, 'config'))) out.push({ path, database: entry.name, repository: await openRepository(path, { passphrase }) });
+        if (existsSync(join(path, 'config'))) out.push({ path, database: entry.name, repository: await openRepository(path, { passphrase, logger: this.logger() }) });
       }
     } catch (error) {
       await closeAll(out);
@@ -88,8 +93,8 @@ export class RepositorySet {
 
   /** The repository of `path`, created (and given to `owner`, when datakeep runs as root) when it does not exist. */
   async openOrInit(path: string, passphrase: string, options: { workers: number | undefined; compression: boolean; owner: { uid: number; gid: number } | undefined }): Promise<Repository> {
-    if (existsSync(join(path, 'config'))) return openRepository(path, { passphrase, workers: options.workers });
-    const repository = await initRepository(path, { passphrase, workers: options.workers, compression: options.compression ? 'zstd' : 'none' });
+    if (existsSync(join(path, 'config'))) return openRepository(path, { passphrase, workers: options.workers, logger: this.logger() });
+    const repository = await initRepository(path, { passphrase, workers: options.workers, compression: options.compression ? 'zstd' : 'none', logger: this.logger() });
     // The server's archiver writes WAL into the repository as its own OS user: when datakeep runs as root, the new
     // repository belongs to that user, as pgBackRest's repository belongs to it.
     if (options.owner && process.getuid?.() === 0 && options.owner.uid !== 0) await chownTree(path, options.owner.uid, options.owner.gid);

@@ -1,14 +1,14 @@
-import { redactSecrets } from '../util/secrets.js';
+import { redactUrlPasswords } from '../util/secrets.js';
 
-/** Output seam of the CLI, so tests can capture it and every line is redacted. */
+/** Output seam of the CLI, so tests can capture it; a URL's password in any line is redacted (by structure). */
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
 }
 
 export const processIo: CliIo = {
-  out: (text) => process.stdout.write(`${redactSecrets(text)}\n`),
-  err: (text) => process.stderr.write(`${redactSecrets(text)}\n`),
+  out: (text) => process.stdout.write(`${redactUrlPasswords(text)}\n`),
+  err: (text) => process.stderr.write(`${redactUrlPasswords(text)}\n`),
 };
 
 export function toJson(value: unknown): string {

@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../errors/index.js';
+import { isSecretKey } from '../util/secrets.js';
 
 /** Small typed readers used by every config validator, so that all messages share one wording. */
 export function describe(value: unknown): string {
@@ -13,7 +14,8 @@ export function optionalString(obj: Record<string, unknown>, key: string, path: 
   const value = obj[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') {
-    throw new ConfigurationError(`${path}.${key}`, `expected a string, got ${describe(value)}`, `Write ${key} as a string`);
+    // A secret field's value is never echoed, whatever its type.
+    throw new ConfigurationError(`${path}.${key}`, `expected a string, got ${isSecretKey(key) ? typeof value : describe(value)}`, `Write ${key} as a string`);
   }
   return value;
 }

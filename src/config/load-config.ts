@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { ConfigurationError } from '../errors/index.js';
-import { registerSecret } from '../util/secrets.js';
 import type { LogLevel } from '../util/logger.js';
 import { describe, isPlainObject, optionalString, rejectUnknownKeys } from './config-checks.js';
 import type { ResolvedDatakeepConfig } from './datakeep-config.js';
@@ -78,7 +77,6 @@ export function resolveConfigObject(
   if (stateUrl !== undefined && !/^postgres(ql)?:\/\//i.test(stateUrl)) {
     throw new ConfigurationError('state.url', 'must be a PostgreSQL URL', 'Use postgres://user@host:5432/db, or remove it for the embedded state store');
   }
-  if (stateUrl) registerSecret(safePassword(stateUrl));
 
   const logLevel = (optionalString(input, 'logLevel', 'config') ?? 'warn') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -99,14 +97,6 @@ export function resolveConfigObject(
   return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, migrations, backups, transactions, source, embeddedDefault });
 }
 
-function safePassword(url: string): string | undefined {
-  try {
-    return decodeURIComponent(new URL(url).password) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
@@ -114,7 +104,6 @@ function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string): u
       if (v === undefined) {
         throw new ConfigurationError(path || 'config', `refers to environment variable ${name}, which is not set`, `Set ${name} or remove the reference`);
       }
-      if (/pass|secret|key|token/i.test(path) || /pass|secret|key|token/i.test(name)) registerSecret(v);
       return v;
     });
   }

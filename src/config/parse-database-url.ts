@@ -5,9 +5,9 @@ import type { DatabaseConfig, DatabaseType } from './database-config.js';
 const SCHEME_LIST = ENGINES.flatMap((e) => e.urlSchemes.map((s) => (s === 'pglite:' ? 'pglite:PATH' : `${s}//`))).join(', ');
 
 /**
- * Splits a connection URL into DatabaseConfig fields. The password is URL-decoded; the caller registers it as a
- * secret. MongoDB URLs may list several hosts (`mongodb://a:1,b:2/db`), which WHATWG URL cannot parse, so for them
- * only the first host is extracted (for the adapter id) and the full URL is kept for the driver.
+ * Splits a connection URL into DatabaseConfig fields. The password is URL-decoded; the caller keeps it non-enumerable.
+ * MongoDB URLs may list several hosts (`mongodb://a:1,b:2/db`), which WHATWG URL cannot parse, so for them only the
+ * first host is extracted (for the adapter id) and the full URL is kept for the driver.
  */
 export function parseDatabaseUrl(url: string, field: string): DatabaseConfig & { type: DatabaseType } {
   const schemeMatch = /^([a-z][a-z0-9+.-]*:)/i.exec(url);

@@ -4,7 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { IsolationLevel } from '../adapters/capabilities.js';
 import { ConfigurationError } from '../errors/index.js';
 import { ENGINES, findEngineByType, getEngine } from '../engines/engine-registry.js';
-import { registerSecret, REDACTED } from '../util/secrets.js';
+import { REDACTED } from '../util/secrets.js';
 import {
   describe,
   isPlainObject,
@@ -39,7 +39,6 @@ export function resolveDatabaseConfig(input: unknown, path: string): ResolvedDat
 
   const url = optionalString(raw, 'url', path);
   const fromUrl: DatabaseConfig = url === undefined ? {} : parseDatabaseUrl(url, `${path}.url`);
-  registerSecret(fromUrl.password);
 
   const typeName = optionalString(raw, 'type', path) ?? fromUrl.type;
   if (typeName === undefined) {
@@ -66,7 +65,6 @@ export function resolveDatabaseConfig(input: unknown, path: string): ResolvedDat
       throw new ConfigurationError(`${path}.passwordFile`, `cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, 'Check the path and its permissions', { cause });
     }
   }
-  registerSecret(password);
 
   let host = optionalString(raw, 'host', path) ?? fromUrl.host;
   if (engine.networked) {
@@ -132,7 +130,6 @@ export function resolveDatabaseConfig(input: unknown, path: string): ResolvedDat
     for (const [key, value] of Object.entries(raw.options)) {
       // Secret options (a Sentinel password) get the same treatment as `password`: readable, never enumerated.
       if (/password|secret/i.test(key)) {
-        if (typeof value === 'string') registerSecret(value);
         Object.defineProperty(options, key, { value, enumerable: false });
       } else {
         options[key] = value;
@@ -176,8 +173,8 @@ function resolveTls(value: unknown, field: string): false | Readonly<TlsConfig> 
   if ((out.cert === undefined) !== (out.key === undefined)) {
     throw new ConfigurationError(field, 'has cert without key (or key without cert)', 'Give both cert and key for client certificate authentication');
   }
-  // The key's text is a secret too.
-  if (out.key) registerSecret(out.key);
+  // The key's text is a secret too: readable by the drivers, never enumerated (JSON, spreading, config check).
+  if (out.key !== undefined) Object.defineProperty(out, 'key', { value: out.key, enumerable: false });
   return Object.freeze(out);
 }
 

@@ -1,4 +1,4 @@
-import { redactSecrets } from '../util/secrets.js';
+import { redactUrlPasswords } from '../util/secrets.js';
 
 /** Stable, documented error codes. Callers switch on `code` (or use `instanceof`), never on message text. */
 export type ErrorCode =
@@ -20,14 +20,15 @@ export type ErrorCode =
   | 'DK_DATA_LIFECYCLE';
 
 /**
- * Base class of every error datakeep throws. The message is scrubbed of registered secrets at construction, so an
- * error can be logged or serialised anywhere; the driver's original error is kept as `cause` for debugging.
+ * Base class of every error datakeep throws. A URL's password in the message (a driver that echoes its connection
+ * string) is redacted at construction, so an error can be logged or serialised anywhere; other secrets never reach a
+ * message because messages are built from field names, not values. The driver's original error is kept as `cause`.
  */
 export class DatakeepError extends Error {
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(redactSecrets(message), options?.cause === undefined ? undefined : { cause: options.cause });
+    super(redactUrlPasswords(message), options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.name = new.target.name;
   }

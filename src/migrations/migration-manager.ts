@@ -6,6 +6,7 @@ import type { DatakeepContext } from '../datakeep-context.js';
 import { ConfigurationError, LifecycleError, MigrationError, UsageError } from '../errors/index.js';
 import { defaultActor } from '../state/state-store.js';
 import { DATAKEEP_VERSION } from '../util/datakeep-version.js';
+import { logOperation } from '../util/log-operation.js';
 import { analyseMigrations, statusEntries } from './analyse-migrations.js';
 import { compareVersions, discoverMigrations } from './discover-migrations.js';
 import { validateTableName } from './validate-table-name.js';
@@ -109,6 +110,7 @@ export class MigrationManager {
       allowOutOfOrder: options.allowOutOfOrder ?? config.allowOutOfOrder,
       lockTimeout: config.lockTimeout,
       progress: options.onProgress ?? (() => undefined),
+      logger: this.context().logger,
     };
   }
 
@@ -118,7 +120,9 @@ export class MigrationManager {
     const alreadyApplied: Record<string, number> = {};
     const warnings: string[] = [];
     for (const target of this.targets(options.db)) {
-      const { executed, analysis } = await migrateTarget(target, this.runOptions(options));
+      const { executed, analysis } = await logOperation(this.context().logger, 'migration.run', { database: target.database }, () => migrateTarget(target, this.runOptions(options)), {
+        result: (r) => ({ executed: r.executed.map((m) => m.version), alreadyApplied: r.analysis.appliedCount }),
+      });
       alreadyApplied[target.database] = analysis.appliedCount;
       migrationsExecuted.push(...executed);
       for (const file of analysis.pending) if (file.up) warnings.push(...lintMigrationSql(file.up.sql).warnings.map((w) => `${target.database} ${file.version}_${file.name}: ${w}`));
@@ -133,7 +137,11 @@ export class MigrationManager {
     // Every database's plan is checked before any database is touched.
     for (const target of targets) rollbackPlan(target, analyseMigrations(target.database, target.files, await target.history.records()), version);
     const migrationsRolledBack: RollbackResult['migrationsRolledBack'] = [];
-    for (const target of targets) migrationsRolledBack.push(...(await rollbackTarget(target, version, this.runOptions(options))));
+    for (const target of targets) {
+      migrationsRolledBack.push(...(await logOperation(this.context().logger, 'migration.rollback', { database: target.database, to: version }, () => rollbackTarget(target, version, this.runOptions(options)), {
+        result: (done) => ({ rolledBack: done.map((m) => m.version) }),
+      })));
+    }
     return { migrationsRolledBack };
   }
 
@@ -223,6 +231,7 @@ export class MigrationManager {
         });
       }
       await this.audit('migrate.baseline', target.database, dryRun, { version });
+      this.context().logger.log('info', 'migration baseline recorded', { operation: 'migration.baseline', database: target.database, version, dryRun });
       out.push({ database: target.database, version, dryRun });
     }
     return out;
@@ -260,6 +269,7 @@ export class MigrationManager {
         });
       }
       await this.audit('migrate.repair', target.database, dryRun, { version, from, to: options.as });
+      this.context().logger.log('info', 'migration repaired', { operation: 'migration.repair', database: target.database, version, from, to: options.as, dryRun });
       out.push({ database: target.database, version, from, to: options.as, dryRun });
     }
     if (!found) throw new MigrationError('unknown-version', options.db ?? 'migrations', `no migration has version ${version}`, { version });
@@ -282,6 +292,7 @@ export class MigrationManager {
       const dryRun = options.dryRun ?? false;
       const removed = dryRun || !lock.leased ? await lock.holder() : await lock.forceRelease();
       await this.audit('migrate.release-lock', target.database, dryRun || !lock.leased, { kind: lock.kind, holder: removed?.description ?? null });
+      this.context().logger.log('info', 'migration lock released', { operation: 'migration.release-lock', database: target.database, kind: lock.kind, holder: removed?.description ?? null, dryRun });
       out.push({ database: target.database, kind: lock.kind, removed, dryRun });
     }
     return out;

@@ -2,6 +2,8 @@ import { isSqlAdapter } from '../adapters/database-adapter.js';
 import { defaultActor } from '../state/state-store.js';
 import { LockError, MigrationError } from '../errors/index.js';
 import { DATAKEEP_VERSION } from '../util/datakeep-version.js';
+import { logOperation } from '../util/log-operation.js';
+import { silentLogger, type Logger } from '../util/logger.js';
 import { analyseMigrations, type MigrationAnalysis } from './analyse-migrations.js';
 import { compareVersions } from './discover-migrations.js';
 import { lintMigrationSql } from './lint-migration-sql.js';
@@ -15,13 +17,15 @@ export interface RunOptions {
   readonly allowOutOfOrder: boolean;
   readonly lockTimeout: number;
   readonly progress: MigrationProgress;
+  /** Lock waits and every migration's start, end and failure (with version and durationMs). Default: silent. */
+  readonly logger?: Logger;
 }
 
 /** Runs `fn` while holding the target's migration lock, with its history table ensured. */
 export async function withMigrationLock<T>(target: MigrationTarget, options: RunOptions, fn: (lock: { assertHeld(): void }) => Promise<T>): Promise<T> {
   const lock = target.lock();
   options.progress({ type: 'lock-wait', database: target.database });
-  await asMigrationError(target, () => lock.acquire(options.lockTimeout));
+  await asMigrationError(target, () => logOperation(options.logger ?? silentLogger, 'migration.lock-wait', { database: target.database, lock: lock.kind }, () => lock.acquire(options.lockTimeout)));
   try {
     await target.history.ensure();
     return await fn({ assertHeld: () => void asMigrationErrorSync(target, () => lock.assertHeld()) });
@@ -120,6 +124,7 @@ export async function runOne(target: MigrationTarget, file: MigrationFile, direc
   };
   const finalStatus = direction === 'up' ? 'applied' : 'rolled_back';
   options.progress({ type: 'start', database, version: file.version, name: file.name, direction });
+  options.logger?.log('info', 'migration.apply started', { operation: 'migration.apply', database, version: file.version, name: file.name, direction });
   await history.append({ ...base, status: 'running', finishedAt: null, durationMs: null, error: null });
   const mod: MigrationModule | undefined = file.kind === 'module' ? await loadMigrationModule(file.path, file.checksum) : undefined;
   const finished = () => ({ finishedAt: new Date(), durationMs: Math.round(performance.now() - started) });
@@ -154,10 +159,12 @@ export async function runOne(target: MigrationTarget, file: MigrationFile, direc
     const message = error instanceof Error ? error.message : String(error);
     await history.append({ ...base, status: 'failed', finishedAt: new Date(), durationMs, error: `${direction}: ${message}`.slice(0, 4000) }).catch(() => undefined);
     options.progress({ type: 'failed', database, version: file.version, name: file.name, direction, durationMs, error: message });
+    options.logger?.log('error', 'migration.apply failed', { operation: 'migration.apply', database, version: file.version, name: file.name, direction, durationMs, transactional, error });
     throw new MigrationError('failed', database, `${file.version}_${file.name} (${direction}) failed${transactional ? ' and was rolled back' : ' outside a transaction: check what it changed'}: ${message}. Later migrations were not run; fix the file and run migrate again`, { version: file.version, cause: error });
   }
   const durationMs = Math.round(performance.now() - started);
   options.progress({ type: 'done', database, version: file.version, name: file.name, direction, durationMs });
+  options.logger?.log('info', 'migration.apply finished', { operation: 'migration.apply', database, version: file.version, name: file.name, direction, durationMs });
   return { database, version: file.version, name: file.name, kind: file.kind, durationMs };
 }
 

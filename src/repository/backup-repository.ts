@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RepositoryError } from '../errors/repository-error.js';
+import { logOperation } from '../util/log-operation.js';
+import { silentLogger, type Logger } from '../util/logger.js';
 import { isBackupId, newBackupId } from './backup-id.js';
 import { fileReadStream } from './chunk-reader.js';
 import { ChunkStore } from './chunk-store.js';
@@ -41,6 +43,7 @@ interface CompletionMarker {
 export interface BackupRepositoryOptions {
   readonly workers: number;
   readonly lockTimings?: Partial<LockTimings>;
+  readonly logger?: Logger;
 }
 
 /** The repository (see Repository in repository-types.ts); built by openRepository/initRepository. */
@@ -54,6 +57,7 @@ export class BackupRepository implements Repository {
   readonly #wal: WalArchive;
   readonly #locks: RepositoryLocks;
   readonly #readAhead: number;
+  readonly #logger: Logger;
   #exclusiveHeld = 0;
   #closed = false;
 
@@ -70,6 +74,7 @@ export class BackupRepository implements Repository {
     this.#readAhead = parallel * 2;
     this.#wal = new WalArchive(storage, this.#work);
     this.#locks = new RepositoryLocks(storage, options.lockTimings);
+    this.#logger = options.logger ?? silentLogger;
   }
 
   get compression(): CompressionType {
@@ -91,7 +96,7 @@ export class BackupRepository implements Repository {
       const chain = parent === undefined ? [] : [...(await this.manifest(parent)).chain, parent];
       await this.#chunks.loadIndex();
       return new RepositoryBackupWriter(
-        { chunks: this.#chunks, beginScan: (expectedSize) => this.#pool.beginScan(expectedSize), commit: (manifest) => this.#commit(manifest) },
+        { chunks: this.#chunks, beginScan: (expectedSize) => this.#pool.beginScan(expectedSize), commit: (manifest) => this.#loggedCommit(manifest) },
         { backupId: newBackupId(), type, parent, chain, database, lock },
       );
     } catch (error) {
@@ -176,7 +181,7 @@ export class BackupRepository implements Repository {
     this.#assertOpen();
     const lock = this.#exclusiveHeld > 0 ? undefined : await this.lock('exclusive', options.dryRun === true ? 'prune (dry run)' : 'prune', { timeoutMs: options.timeoutMs });
     try {
-      const result = await pruneRepository(this, this.storage, options.dryRun === true);
+      const result = await this.#logged('repository.prune', { dryRun: options.dryRun === true }, () => pruneRepository(this, this.storage, options.dryRun === true), (r) => ({ chunksRemoved: r.chunksRemoved, bytesReclaimed: r.bytesReclaimed }));
       this.#chunks.forget(result.removedIds);
       return { chunksRemoved: result.chunksRemoved, bytesReclaimed: result.bytesReclaimed, dryRun: result.dryRun };
     } finally {
@@ -258,6 +263,15 @@ export class BackupRepository implements Repository {
     if (typeof backupId !== 'string' || !isBackupId(backupId)) {
       throw new RepositoryError('invalid-argument', `backup id ${JSON.stringify(backupId)} is not a datakeep backup id (like 20261128T203000Z-123a1b2c3d); take ids from list()`, { object: String(backupId) });
     }
+  }
+
+  #loggedCommit(manifest: BackupManifest): Promise<void> {
+    const { backupId, database, type, files, sizeBytes, storedBytes, startedAt } = manifest;
+    return this.#logged('repository.backup-complete', { backupId, database, type }, () => this.#commit(manifest), () => ({ files: files.length, sizeBytes, storedBytes, startedAt }));
+  }
+
+  #logged<T>(operation: string, fields: Record<string, unknown>, fn: () => Promise<T>, result: (value: T) => Record<string, unknown>): Promise<T> {
+    return logOperation(this.#logger, operation, { repository: this.storage.description, ...fields }, fn, { result });
   }
 
   #assertOpen(): void {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { RepositoryError } from '../errors/repository-error.js';
-import { registerSecret } from '../util/secrets.js';
+import { logOperation } from '../util/log-operation.js';
+import { redactingLogger, silentLogger, type Logger } from '../util/logger.js';
 import { BackupRepository } from './backup-repository.js';
 import { ChunkWork } from './chunk-work.js';
 import { compressionLevelProblem, DEFAULT_LEVELS } from './compression-codec.js';
@@ -17,6 +18,8 @@ import type { CompressionType, RepositoryInitOptions, RepositoryOpenOptions, Rep
 /** Options beyond the contract's: lock timings (tests and slow shared filesystems). */
 export interface RepositoryExtraOptions {
   readonly lockTimings?: Partial<LockTimings>;
+  /** Where open, init, completed backups and prunes are logged; silent by default (`wal push` opens one per segment). */
+  readonly logger?: Logger;
 }
 
 const COMPRESSIONS: readonly CompressionType[] = ['zstd', 'gzip', 'none'];
@@ -24,6 +27,11 @@ const COMPRESSIONS: readonly CompressionType[] = ['zstd', 'gzip', 'none'];
 /** Creates a repository: a random master key, wrapped by the passphrase (keys/<id>), then the config object. The
  * config is written last, so a crash during init leaves a directory that open() reports as not a repository. */
 export async function initRepository(location: string | RepositoryStorage, options: RepositoryInitOptions & RepositoryExtraOptions): Promise<BackupRepository> {
+  const logger = loggerOf(options);
+  return logOperation(logger, 'repository.init', { repository: describeLocation(location) }, () => init(location, options, logger), { result: repositoryFields });
+}
+
+async function init(location: string | RepositoryStorage, options: RepositoryInitOptions & RepositoryExtraOptions, logger: Logger): Promise<BackupRepository> {
   const passphrase = checkPassphrase(options);
   const compression = options.compression ?? 'zstd';
   if (!COMPRESSIONS.includes(compression)) throw invalid(`compression must be one of ${COMPRESSIONS.join(', ')} (got ${JSON.stringify(compression)})`);
@@ -53,11 +61,16 @@ export async function initRepository(location: string | RepositoryStorage, optio
   const keys = deriveRepositoryKeys(masterKey);
   const work = new ChunkWork({ encryptionKey: keys.encryption, chunkIdKey: keys.chunkId, compression: 'none', compressionLevel: 0 });
   await storage.put(CONFIG_KEY, work.encode(CONFIG_KEY, Buffer.from(JSON.stringify(config))));
-  return new BackupRepository(storage, config, masterKey, keys, { workers, lockTimings: options.lockTimings });
+  return new BackupRepository(storage, config, masterKey, keys, { workers, lockTimings: options.lockTimings, logger });
 }
 
 /** Opens a repository with only its location and a passphrase (everything else is read from the repository). */
 export async function openRepository(location: string | RepositoryStorage, options: RepositoryOpenOptions & RepositoryExtraOptions): Promise<BackupRepository> {
+  const logger = loggerOf(options);
+  return logOperation(logger, 'repository.open', { repository: describeLocation(location) }, () => open(location, options, logger), { result: repositoryFields });
+}
+
+async function open(location: string | RepositoryStorage, options: RepositoryOpenOptions & RepositoryExtraOptions, logger: Logger): Promise<BackupRepository> {
   const passphrase = checkPassphrase(options);
   const workers = checkWorkers(options);
   const storage = toStorage(location);
@@ -81,7 +94,19 @@ export async function openRepository(location: string | RepositoryStorage, optio
   if (config.formatVersion !== REPOSITORY_FORMAT_VERSION) {
     throw new RepositoryError('unsupported-format', `${storage.description} has repository format ${config.formatVersion}; this datakeep reads format ${REPOSITORY_FORMAT_VERSION}: upgrade datakeep`);
   }
-  return new BackupRepository(storage, Object.freeze(config), masterKey, keys, { workers, lockTimings: options.lockTimings });
+  return new BackupRepository(storage, Object.freeze(config), masterKey, keys, { workers, lockTimings: options.lockTimings, logger });
+}
+
+function loggerOf(options: RepositoryExtraOptions | undefined): Logger {
+  return options?.logger ? redactingLogger(options.logger) : silentLogger;
+}
+
+function describeLocation(location: string | RepositoryStorage): string {
+  return typeof location === 'string' ? location : location?.description;
+}
+
+function repositoryFields(repository: BackupRepository): Record<string, unknown> {
+  return { repositoryId: repository.config.repositoryId, compression: repository.config.compression };
 }
 
 function toStorage(location: string | RepositoryStorage): RepositoryStorage {
@@ -97,7 +122,6 @@ function checkPassphrase(options: RepositoryOpenOptions): string {
   if (typeof passphrase !== 'string' || passphrase.length === 0) {
     throw invalid('passphrase is required: pass it from an environment variable or a key file (it is never stored in the repository)');
   }
-  registerSecret(passphrase);
   return passphrase;
 }
 

@@ -54,9 +54,21 @@ export async function runDistributed<T>(deps: CoordinatorDeps, plan: PlannedPart
   const step = async (name: TransactionStep) => {
     if (settings.onStep) await settings.onStep(name, globalId);
   };
+  const started = performance.now();
+  const participants = plan.records.map((r) => r.adapterId);
+  deps.logger.log('info', 'distributed transaction begin', { operation: 'transaction.distributed', globalId, participants, timeoutMs: settings.timeoutMs });
   deps.live.add(globalId);
   try {
-    return await new Coordinator<T>(deps, plan, settings, globalId, deadline, step).run(fn);
+    const result = await new Coordinator<T>(deps, plan, settings, globalId, deadline, step).run(fn);
+    deps.logger.log('info', 'distributed transaction committed', { operation: 'transaction.distributed', globalId, outcome: result.outcome, durationMs: Math.round(performance.now() - started) });
+    return result;
+  } catch (error) {
+    // A rollback is the caller's error coming back (warn); an in-doubt or heuristic outcome needs an operator (error).
+    const outcome = error instanceof DistributedTransactionError ? error.outcome : 'aborted';
+    deps.logger.log(outcome === 'aborted' ? 'warn' : 'error', `distributed transaction ${outcome === 'aborted' ? 'rolled back' : outcome}`, {
+      operation: 'transaction.distributed', globalId, outcome, durationMs: Math.round(performance.now() - started), error,
+    });
+    throw error;
   } finally {
     deps.live.delete(globalId);
   }
@@ -143,6 +155,7 @@ class Coordinator<T> {
       throw new DistributedTransactionError(globalId, 'in-doubt', `the commit decision could not be logged: ${messageOf(decided)}`, { cause: decided });
     }
     await this.step('decided');
+    deps.logger.log('info', 'distributed transaction decided', { operation: 'transaction.distributed', globalId, decision: 'commit' });
 
     const results = await Promise.allSettled(this.#branches.map(async (b) => {
       await b.commit();
@@ -204,6 +217,7 @@ class Coordinator<T> {
     if (logged) {
       // Durable, so that recovery rolls back what is left at once instead of waiting for the grace period.
       await this.deps.log.decide(this.globalId, 'abort', ['active', 'last-resource']).catch(() => undefined);
+      this.deps.logger.log('info', 'distributed transaction decided', { operation: 'transaction.distributed', globalId: this.globalId, decision: 'abort' });
     }
     const results = await Promise.allSettled(this.#branches.map((b) => b.rollback()));
     const left = results.filter((r) => r.status === 'rejected').length;

@@ -2,6 +2,7 @@ import type { TransactionContext } from '../adapters/database-adapter.js';
 import type { DatakeepContext } from '../datakeep-context.js';
 import { CapabilityError, LifecycleError, UsageError } from '../errors/index.js';
 import { defaultActor } from '../state/state-store.js';
+import { logOperation } from '../util/log-operation.js';
 import { CoordinatorLog, type LogRecord } from './coordinator-log.js';
 import { markerKey, messageOf, runDistributed, type CoordinatorCounters } from './distributed-transaction.js';
 import { runLocalTransaction } from './local-transaction.js';
@@ -136,13 +137,13 @@ export class TransactionManager {
   start(): void {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    void this.recover().catch((error: unknown) => this.context().logger.log('warn', 'transaction recovery failed', { error: messageOf(error) }));
+    void this.recover().catch((error: unknown) => this.context().logger.log('error', 'transaction recovery failed', { operation: 'transaction.recovery', error: messageOf(error) }));
     if (this.#opts().recoveryInterval > 0) {
       this.#timer = setInterval(() => {
         if (this.#pass) return;
         void this.recover().catch((error: unknown) => {
           if (error instanceof LifecycleError) this.#stopTimer();
-          else this.context().logger.log('warn', 'transaction recovery failed', { error: messageOf(error) });
+          else this.context().logger.log('error', 'transaction recovery failed', { operation: 'transaction.recovery', error: messageOf(error) });
         });
       }, this.#opts().recoveryInterval);
       this.#timer.unref();
@@ -205,6 +206,12 @@ export class TransactionManager {
    * process. Overriding a recorded decision after some branches finished is allowed and reported `heuristic-mixed`.
    */
   async resolve(globalId: string, action: 'commit' | 'rollback', options: { dryRun?: boolean; actor?: string } = {}): Promise<ResolveResult> {
+    return logOperation(this.context().logger, 'transaction.resolve', { globalId, action, dryRun: options?.dryRun ?? false }, () => this.#resolve(globalId, action, options ?? {}), {
+      result: (r) => ({ outcome: r.outcome, finished: r.finished }),
+    });
+  }
+
+  async #resolve(globalId: string, action: 'commit' | 'rollback', options: { dryRun?: boolean; actor?: string }): Promise<ResolveResult> {
     if (!isGlobalId(globalId)) throw new UsageError('ID', `"${String(globalId)}" is not a datakeep global transaction id; datakeep tx list shows them`);
     if (action !== 'commit' && action !== 'rollback') throw new UsageError('action', 'expected "commit" or "rollback" (--commit or --rollback)');
     if (this.#live.has(globalId)) throw new UsageError('ID', `transaction ${globalId} is running in this process; let its coordinator finish it`);

@@ -54,6 +54,7 @@ export class TransactionRecovery {
 
   async pass(): Promise<RecoveryReport> {
     const { deps } = this;
+    const started = performance.now();
     this.#passes += 1;
     const report: Report = { committed: [], rolledBack: [], pending: [], deferred: [], errors: [] };
     const adapters = deps.adapters();
@@ -97,8 +98,12 @@ export class TransactionRecovery {
     this.#candidates = next;
     for (const id of this.#firstSeen.keys()) if (!ids.has(id)) this.#firstSeen.delete(id);
     if (this.#passes % 50 === 1) await deps.log.prune(30).catch(() => undefined);
+    const durationMs = Math.round(performance.now() - started);
     if (report.committed.length || report.rolledBack.length || report.errors.length) {
-      deps.logger.log(report.errors.length ? 'warn' : 'info', 'transaction recovery pass', { ...report });
+      deps.logger.log(report.errors.length ? 'warn' : 'info', 'transaction recovery pass', { ...report, operation: 'transaction.recovery', pass: this.#passes, durationMs });
+    } else {
+      // Every recoveryInterval (30 s): a pass that found nothing to do is debug, not info.
+      deps.logger.log('debug', 'transaction recovery pass', { operation: 'transaction.recovery', pass: this.#passes, pending: report.pending.length, deferred: report.deferred.length, durationMs });
     }
     return report;
   }

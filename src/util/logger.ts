@@ -1,4 +1,5 @@
-import { redactSecrets } from './secrets.js';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { REDACTED, SECRET_FIELDS, redactUrlPasswords, redactValue } from './secrets.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -7,37 +8,67 @@ export interface Logger {
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
 }
 
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export const silentLogger: Logger = { log() {} };
 
 /**
- * Writes JSON lines to stderr at or above `minLevel`. Every line goes through `redactSecrets`, so a password that ends
- * up in an error message or a field is replaced before it is written.
+ * pino `redact` paths: every secret field at the top of a line's fields, and TLS keys (`key` alone names no secret).
+ * No wildcards: `*.password` costs about 20 µs a line in pino's redactor, and a secret field at any depth is already
+ * censored by name before pino sees the line (redactValue).
  */
-export function createStderrLogger(minLevel: LogLevel = 'warn'): Logger {
+const REDACT_PATHS: readonly string[] = [...SECRET_FIELDS, 'ssl.key', 'tls.key', 'config.ssl.key', 'database.ssl.key'];
+
+/**
+ * The default logger: pino, writing one JSON object per line (`level`, `time`, the fields, `message`) to stderr at or
+ * above `minLevel`. Secret fields are censored by pino's `redact` paths and, at any depth, by name; URL passwords in
+ * the message and in string fields, and errors (reduced to name, message, code), are redacted before pino sees them.
+ * `destination` is for tests and embedders.
+ */
+export function createStderrLogger(minLevel: LogLevel = 'warn', destination?: DestinationStream): Logger {
+  return pinoLogger(pino({
+    level: minLevel,
+    base: undefined,
+    messageKey: 'message',
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (fields) => redactValue(fields) as Record<string, unknown>,
+    },
+    // Errors are already plain {name, message, code}: pino's own serializer would turn them into {type: 'Object'}.
+    serializers: { err: (value: unknown) => value },
+    redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+  }, destination ?? stderr()));
+}
+
+let stderrDestination: DestinationStream | undefined;
+
+/** One synchronous stderr destination for every logger of the process: a CLI that exits loses no line. */
+function stderr(): DestinationStream {
+  stderrDestination ??= pino.destination({ dest: 2, sync: true });
+  return stderrDestination;
+}
+
+/** A pino logger behind the seam. The level check comes first, so a disabled level costs no redaction. */
+function pinoLogger(instance: PinoLogger): Logger {
   return {
     log(level, message, fields) {
-      if (ORDER[level] < ORDER[minLevel]) return;
-      const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }, errorReplacer);
-      process.stderr.write(`${redactSecrets(line)}\n`);
+      if (!instance.isLevelEnabled(level)) return;
+      instance[level](fields ?? {}, redactUrlPasswords(message));
     },
   };
 }
 
-/** Wraps any logger so that what it receives is already redacted. */
+/**
+ * Wraps a caller's logger so that what it receives is already redacted (by structure: see redactValue), and so that
+ * a logger that throws never fails the operation that was logging.
+ */
 export function redactingLogger(inner: Logger): Logger {
   return {
     log(level, message, fields) {
-      const safeFields = fields === undefined ? undefined : (JSON.parse(redactSecrets(JSON.stringify(fields, errorReplacer))) as Record<string, unknown>);
-      inner.log(level, redactSecrets(message), safeFields);
+      try {
+        inner.log(level, redactUrlPasswords(message), fields === undefined ? undefined : (redactValue(fields) as Record<string, unknown>));
+      } catch {
+        // Logging is never a reason for an operation to fail.
+      }
     },
   };
 }
-
-function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
-  }
-  return value;
-}
-
-export const silentLogger: Logger = { log() {} };

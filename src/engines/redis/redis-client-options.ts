@@ -4,7 +4,6 @@ import { describe, isPlainObject } from '../../config/config-checks.js';
 import { nodeTlsOptions } from '../../config/tls-options.js';
 import type { ResolvedDatabaseConfig } from '../../config/database-config.js';
 import { ConfigurationError } from '../../errors/index.js';
-import { registerSecret } from '../../util/secrets.js';
 
 /** Sentinel mode, from `options` of a redis database configuration. */
 export interface RedisSentinelSettings {
@@ -61,7 +60,6 @@ export function checkRedisConfig(config: ResolvedDatabaseConfig): RedisSentinelS
     if (o[key] !== undefined && typeof o[key] !== 'string') throw new ConfigurationError(field(`options.${key}`), `expected a string, got ${typeof o[key]}`, `Write ${key} as a string`);
   }
   const sentinelPassword = o.sentinelPassword as string | undefined;
-  registerSecret(sentinelPassword);
   return Object.freeze({ sentinels: Object.freeze(sentinels), masterName: o.masterName, sentinelUsername: o.sentinelUsername as string | undefined, sentinelPassword });
 }
 

@@ -2,7 +2,7 @@
 // Entry point of the `datakeep` command. The compiled CLI lives in dist/ (built by `npm install` through `prepare`).
 import { existsSync } from 'node:fs';
 
-const dist = new URL('../dist/', import.meta.url);
+const dist = new URL('../dist', import.meta.url);
 if (!existsSync(new URL('cli/main.js', dist))) {
   process.stderr.write('datakeep: dist/ is missing; run "npm install" (or "npm run build") in the datakeep checkout first\n');
   process.exit(2);

@@ -13,6 +13,8 @@ export interface DatakeepConfig {
   backups?: Record<string, unknown>;
   /** Options of the transaction coordinator: nodeId, recoveryInterval, recoveryGrace, defaultTimeout, stalePreparedAfter. */
   transactions?: Record<string, unknown>;
+  /** Data lifecycle policies (the seed's DataLifecycleConfig: retention, archival, cleanup); see docs/lifecycle.md. */
+  lifecycle?: unknown;
 }
 
 export interface StateConfig {
@@ -32,6 +34,8 @@ export interface ResolvedDatakeepConfig {
   readonly backups: Readonly<Record<string, unknown>> | undefined;
   /** The `transactions` section as written (validated by the transaction manager when used). */
   readonly transactions: Readonly<Record<string, unknown>> | undefined;
+  /** The `lifecycle` section as written (checked at load; resolved by the lifecycle manager). */
+  readonly lifecycle: unknown;
   /** Where the configuration came from, for `datakeep config check`. */
   readonly source: string;
   /** True when no database was configured and the embedded default is used. */

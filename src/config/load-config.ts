@@ -5,6 +5,7 @@ import type { LogLevel } from '../util/logger.js';
 import { describe, isPlainObject, optionalString, rejectUnknownKeys } from './config-checks.js';
 import type { ResolvedDatakeepConfig } from './datakeep-config.js';
 import { resolveDatabaseConfigs } from './resolve-database-config.js';
+import { resolveLifecycleConfig } from './lifecycle-config.js';
 
 export const DEFAULT_CONFIG_FILE = 'datakeep.config.json';
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -57,7 +58,7 @@ export function resolveConfigObject(
   if (!isPlainObject(input)) {
     throw new ConfigurationError(source, `expected an object, got ${describe(input)}`, 'Write {"databases": [...], "state": {...}}');
   }
-  rejectUnknownKeys(input, ['databases', 'state', 'logLevel', 'migrations', 'backups', 'transactions', '$schema'], 'config');
+  rejectUnknownKeys(input, ['databases', 'state', 'logLevel', 'migrations', 'backups', 'transactions', 'lifecycle', '$schema'], 'config');
   const databases = resolveDatabaseConfigs(input.databases ?? [], 'databases');
   const embeddedDefault = databases.length === 0;
   const finalDatabases = embeddedDefault ? resolveDatabaseConfigs([{ type: 'pglite' }], 'databases') : databases;
@@ -94,7 +95,10 @@ export function resolveConfigObject(
     throw new ConfigurationError('transactions', `expected an object, got ${describe(input.transactions)}`, 'Write "transactions": {"nodeId": "...", "recoveryInterval": 30000}');
   }
   const transactions = input.transactions === undefined ? undefined : Object.freeze({ ...input.transactions });
-  return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, migrations, backups, transactions, source, embeddedDefault });
+  // Checked here, so that `config check` refuses what setupLifecycleManagement would; kept as written for the manager.
+  if (input.lifecycle !== undefined) resolveLifecycleConfig(input.lifecycle, 'lifecycle');
+  const lifecycle = input.lifecycle;
+  return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, migrations, backups, transactions, lifecycle, source, embeddedDefault });
 }
 
 function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {

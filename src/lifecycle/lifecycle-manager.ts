@@ -9,7 +9,7 @@ import type { ValidationContribution } from '../monitoring/monitoring.js';
 import type { Repository } from '../repository/repository-types.js';
 import { JobFailure, type JobRunRecord } from '../scheduler/job-scheduler.js';
 import { LifecycleArchives } from './lifecycle-archives.js';
-import { resolveLifecycleConfig, type DataLifecycleConfig, type ResolvedLifecycleConfig } from './lifecycle-config.js';
+import { resolveLifecycleConfig, type DataLifecycleConfig, type ResolvedLifecycleConfig } from '../config/lifecycle-config.js';
 import { LifecycleLedger } from './lifecycle-ledger.js';
 import type { LifecyclePolicy } from './lifecycle-policy.js';
 import type { LifecyclePlanEntry, LifecycleProgress, LifecycleRunResult } from './lifecycle-types.js';
@@ -26,6 +26,8 @@ export interface LifecycleRunOptions {
 }
 
 const JOB_KIND = 'lifecycle';
+/** A killed run's lease keeps other runs of its policy out this long at most (renewed every third of it while alive). */
+const RUN_LEASE_TTL_MS = 15_000;
 const jobName = (policy: string) => `lifecycle:${policy}`;
 
 /**
@@ -44,7 +46,7 @@ export class LifecycleManager {
   /** The configuration in use: the last setup's, else the config file's `lifecycle` section. */
   private config(): ResolvedLifecycleConfig {
     if (this.#config) return this.#config;
-    const section = (this.configuration() as { lifecycle?: unknown }).lifecycle;
+    const section = this.configuration().lifecycle;
     if (section === undefined) throw new LifecycleError('no lifecycle policies: call setupLifecycleManagement({retention, archival, cleanup}) or add a "lifecycle" section to the config file');
     this.#config = resolveLifecycleConfig(section);
     return this.#config;
@@ -133,7 +135,7 @@ export class LifecycleManager {
           result = await this.execute(policy, options);
           if (result.outcome === 'failed') throw new JobFailure(result.error ?? 'failed', { ...result });
           return { ...result };
-        } });
+        } }, { leaseTtlMs: RUN_LEASE_TTL_MS });
         if (record.status === 'skipped') throw new DataLifecycleError('contended', policy.name, 'another run of this policy is still going (in this or another datakeep instance); try again when it ends');
       } catch (error) {
         if (!(error instanceof JobFailure)) throw error;

@@ -46,6 +46,3 @@ export interface LifecyclePolicy {
   /** Archives go to this repository root (`DESTINATION/<database id>`); required for `action: 'archive'`. */
   readonly archiveDestination: string | undefined;
 }
-
-/** The age column used when a policy gives none. */
-export const DEFAULT_AGE_COLUMN = 'created_at';

@@ -14,8 +14,13 @@ export interface ValidationContribution {
 export class Monitoring {
   constructor(
     private readonly registry: () => AdapterRegistry,
-    private readonly transactions?: () => Promise<ValidationContribution>,
-  ) {}
+    /** Subsystems that add checks (distributed transactions, lifecycle policies, ...). */
+    ...contributors: (() => Promise<ValidationContribution>)[]
+  ) {
+    this.#contributors = contributors;
+  }
+
+  readonly #contributors: readonly (() => Promise<ValidationContribution>)[];
 
   /** Probes every adapter in parallel; an adapter that fails its probe is reported unhealthy, never thrown. */
   async health(): Promise<Map<string, HealthStatus>> {
@@ -38,8 +43,8 @@ export class Monitoring {
       if (status.status === 'degraded') warnings.push(`${status.adapterId}: degraded: ${status.reasons.join('; ')}`);
     }
     const errors = checks.filter((c) => !c.ok).map((c) => `${c.name.slice('connectivity:'.length)}: unreachable: ${c.message}`);
-    if (this.transactions) {
-      const t = await this.transactions();
+    for (const contribute of this.#contributors) {
+      const t = await contribute();
       checks.push(...t.checks);
       errors.push(...t.errors);
       warnings.push(...t.warnings);

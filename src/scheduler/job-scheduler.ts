@@ -145,14 +145,14 @@ export class JobScheduler {
    * tick; the same lease keeps it from overlapping a scheduled run of the job in any instance. A run that finds the
    * job running elsewhere is recorded as skipped; a failing run is recorded as failed and its error rethrown.
    */
-  async runNow(def: Pick<JobDefinition, 'name' | 'kind' | 'run'>): Promise<JobRunRecord> {
+  async runNow(def: Pick<JobDefinition, 'name' | 'kind' | 'run'>, options: { leaseTtlMs?: number } = {}): Promise<JobRunRecord> {
     const store = await this.state();
     const claimed = await store.adapter.query<{ id: number }>(
       `INSERT INTO datakeep.job_runs (job, kind, status, instance) VALUES (?, ?, 'running', ?) RETURNING id`,
       [def.name, def.kind, this.#instance],
     );
     const id = claimed[0]!.id;
-    const lease = new LeaseLock(store.leaseStore(`job:${def.name}`), { resource: `job ${def.name}`, holder: 'run of this job' }, 60_000);
+    const lease = new LeaseLock(store.leaseStore(`job:${def.name}`), { resource: `job ${def.name}`, holder: 'run of this job' }, options.leaseTtlMs ?? 60_000);
     try {
       await lease.acquire(0);
     } catch {

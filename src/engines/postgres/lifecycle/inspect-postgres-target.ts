@@ -1,5 +1,6 @@
 import type { SqlDatabaseAdapter } from '../../../adapters/database-adapter.js';
 import { DataLifecycleError, QueryError } from '../../../errors/index.js';
+import { closestNames } from '../../../util/closest-names.js';
 import type { BoundPolicy, PartitionInfo, TargetInspection } from '../../../lifecycle/lifecycle-part.js';
 
 /** A table as the PostgreSQL lifecycle driver uses it: quoted names and types, ready to go into statements. */
@@ -29,12 +30,13 @@ export async function inspectPostgresTarget(adapter: SqlDatabaseAdapter, policy:
   const table = found[0];
   if (!table || !['r', 'p'].includes(table.relkind)) {
     const bare = name.split('.').pop()!.replace(/"/g, '');
-    const near = await adapter.query<{ relname: string }>(
-      `SELECT relname FROM pg_class WHERE relkind IN ('r','p') AND NOT relispartition AND relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-          AND (relname ILIKE '%' || $1 || '%' OR $1 ILIKE '%' || relname || '%') ORDER BY relname LIMIT 5`,
-      [bare],
+    const tables = await adapter.query<{ relname: string }>(
+      `SELECT c.relname FROM pg_class c WHERE c.relkind IN ('r','p') AND NOT c.relispartition AND pg_table_is_visible(c.oid)
+          AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) AND $1::int = 1 LIMIT 5000`,
+      [1],
     );
-    throw new DataLifecycleError('unknown-target', policy.name, `table "${name}" does not exist in ${adapter.id}${near.length ? ` (tables there include: ${near.map((n) => n.relname).join(', ')})` : ''}; check "table" (schema.table for another schema than the search path)`);
+    const near = closestNames(bare, tables.map((t) => t.relname));
+    throw new DataLifecycleError('unknown-target', policy.name, `table "${name}" does not exist in ${adapter.id}${near.length ? `; did you mean ${near.map((n) => `"${n}"`).join(' or ')}?` : ''}; check "table" (schema.table for another schema than the search path)`);
   }
   const columns = await adapter.query<{ name: string; quoted: string; type: string; generated: boolean }>(
     `SELECT attname AS name, quote_ident(attname) AS quoted, format_type(atttypid, atttypmod) AS type, attgenerated <> '' AS generated

@@ -1,7 +1,10 @@
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { ConfigurationError } from '../errors/index.js';
-import { DEFAULT_AGE_COLUMN, type LifecyclePolicy } from './lifecycle-policy.js';
+import type { LifecyclePolicy } from '../lifecycle/lifecycle-policy.js';
+
+/** The age column used when a policy gives none. */
+export const DEFAULT_AGE_COLUMN = 'created_at';
 
 /** Defaults of every policy field a configuration leaves out, in one place. */
 export const LIFECYCLE_DEFAULTS = Object.freeze({

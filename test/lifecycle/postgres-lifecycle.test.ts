@@ -174,3 +174,87 @@ describe('data lifecycle on PostgreSQL', () => {
   });
 });
 
+
+describe('data lifecycle on PostgreSQL: partitioned tables', () => {
+  let db: TestDatabase;
+  let client: pg.Client;
+  let dir: string;
+  let dm: DataManager;
+
+  before(async () => {
+    db = await createTestDatabase('dk_lifecycle_part');
+    client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    dir = mkdtempSync(join(tmpdir(), 'datakeep-lifecycle-part-'));
+    process.env.DATAKEEP_REPO_PASSPHRASE ??= 'lifecycle-test-passphrase';
+    dm = new DataManager({ config: { databases: [db.config], state: { dir: join(dir, 'state') }, logLevel: 'error' } });
+    await dm.initialize();
+  });
+
+  after(async () => {
+    await dm?.close();
+    await client?.end();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A table partitioned by month over the last `months` months, `perMonth` rows each. */
+  async function monthly(name: string, months: number, perMonth: number): Promise<void> {
+    await client.query(`CREATE TABLE ${name} (id bigint NOT NULL, created_at timestamptz NOT NULL, note text, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)`);
+    for (let m = 0; m < months; m += 1) {
+      await client.query(`CREATE TABLE ${name}_m${m} PARTITION OF ${name} FOR VALUES FROM (date_trunc('month', now()) - interval '${m} months') TO (date_trunc('month', now()) - interval '${m - 1} months')`);
+    }
+    await client.query(`INSERT INTO ${name} SELECT g, date_trunc('month', now()) - ((g % $1::int) * interval '1 month') + interval '1 hour', 'n' || g FROM generate_series(1, $1::int * $2::int) g`, [months, perMonth]);
+  }
+
+  it('detaches and drops whole expired partitions while a reader keeps reading, and deletes the rest in batches', async () => {
+    await monthly('metrics', 8, 200);
+    // 100 days: the partitions that ended more than 100 days ago go whole; rows of the partly expired one in batches.
+    await dm.setupLifecycleManagement({ retention: [{ table: 'metrics', retentionDays: 100, lockTimeout: 500, batchSize: 100 }] });
+    const [plan] = await dm.lifecycle.plan();
+    assert.ok(plan!.partitions.length >= 3, `expired partitions: ${plan!.partitions.join(', ')}`);
+    const expected = (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM metrics WHERE created_at >= now() - interval '100 days'`)).rows[0]!.n;
+    // The reader runs in this process: it starts once the (embedded, CPU-heavy) state store is open, so that what it
+    // measures is the server's locks, not this event loop.
+    const reader = { max: 0, queries: 0, stop: false };
+    const readerClient = new pg.Client({ connectionString: db.url });
+    await readerClient.connect();
+    const reading = (async () => {
+      while (!reader.stop) {
+        const started = performance.now();
+        await readerClient.query('SELECT count(*) FROM metrics WHERE id = $1', [Math.floor(Math.random() * 1600)]);
+        reader.max = Math.max(reader.max, performance.now() - started);
+        reader.queries += 1;
+      }
+    })();
+    let result;
+    try {
+      [result] = await dm.lifecycle.run();
+    } finally {
+      reader.stop = true;
+      await reading;
+      await readerClient.end();
+    }
+    assert.equal(result!.outcome, 'done', result!.error);
+    assert.deepEqual([...result!.partitionsDropped].sort(), [...plan!.partitions].sort());
+    assert.equal((await client.query<{ n: number }>('SELECT count(*)::int AS n FROM metrics')).rows[0]!.n, expected);
+    const left = await client.query<{ relname: string }>(`SELECT relname FROM pg_class WHERE relname LIKE 'metrics_m%' ORDER BY relname`);
+    for (const dropped of result!.partitionsDropped) assert.ok(!left.rows.some((r) => dropped.endsWith(r.relname)), `${dropped} still exists`);
+    assert.ok(reader.queries > 10);
+    assert.ok(reader.max < 500, `the reader waited ${Math.round(reader.max)} ms, more than the lock timeout`);
+  });
+
+  it('archives an expired partition row by row before dropping it, and the archive restores it', async () => {
+    await monthly('events_p', 8, 100);
+    const expired = (await client.query<{ r: string }>(`SELECT to_json(t)::text AS r FROM events_p t WHERE created_at < now() - interval '100 days' ORDER BY id`)).rows.map((r) => r.r);
+    await dm.setupLifecycleManagement({ retention: [{ table: 'events_p', retentionDays: 100, action: 'archive', batchSize: 80 }], archival: { enabled: true, destination: join(dir, 'archives') } });
+    const [result] = await dm.lifecycle.run();
+    assert.equal(result!.outcome, 'done', result!.error);
+    assert.ok(result!.partitionsDropped.length >= 2);
+    assert.equal(result!.rowsArchived, expired.length);
+    await client.query('CREATE TABLE events_back (LIKE events_p)');
+    for (const a of await dm.lifecycle.archives.list()) await dm.lifecycle.archives.restore(a.archiveId, { into: 'events_back' });
+    const back = (await client.query<{ r: string }>('SELECT to_json(t)::text AS r FROM events_back t ORDER BY id')).rows.map((r) => r.r);
+    assert.deepEqual(back, expired);
+  });
+});

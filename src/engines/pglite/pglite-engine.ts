@@ -22,7 +22,7 @@ export const pgliteEngine: EngineDefinition = {
       sql: true,
       history: (adapter, tableName) => new SqlMigrationHistory(asSqlAdapter(adapter), tableName, 'postgres'),
       // Its directory belongs to one process (ProcessDirLock), so runners can only race inside this process.
-      lock: (adapter, { tableName }) => new InProcessLock(`${adapter.id}:${tableName}`),
+      lock: (adapter, { tableName }) => new InProcessLock(`${adapter.id}:${tableName}`, { resource: adapter.id, holder: 'migration runner' }),
     },
     transactions: {
       deadline: { begin: (msLeft) => `SET LOCAL statement_timeout = ${Math.max(1, Math.ceil(msLeft))}` },

@@ -1,5 +1,6 @@
 import { InProcessLock } from '../../locks/in-process-lock.js';
 import type { EngineDefinition } from '../engine-definition.js';
+import { pgliteConfig } from './pglite-config.js';
 import { asSqlAdapter } from '../sql/as-sql-adapter.js';
 import { SqlMigrationHistory } from '../sql/sql-migration-history.js';
 
@@ -12,7 +13,8 @@ export const pgliteEngine: EngineDefinition = {
   defaultDatabase: 'datakeep',
   sql: true,
   networked: false,
-  optionKeys: [],
+  optionKeys: pgliteConfig.optionKeys,
+  config: pgliteConfig,
   create: async (config, deps) => {
     const { PgliteAdapter } = await import('./pglite-adapter.js');
     return new PgliteAdapter(config, deps);

@@ -1,4 +1,7 @@
-import { ConfigurationError } from '../errors/index.js';
+import { parseConfig } from '../config/parse-config.js';
+import { DEFAULT_RECOVERY_WINDOW_MS, retentionSchema } from '../config/retention-schema.js';
+
+export { DEFAULT_RECOVERY_WINDOW_MS, parseRecoveryWindow } from '../config/retention-schema.js';
 
 /** The seed's `retention: {daily, weekly, monthly, yearly}`: how many calendar buckets of each kind to keep. */
 export interface RetentionPolicy {
@@ -15,13 +18,6 @@ export interface RetentionPolicy {
    */
   recoveryWindow?: number;
 }
-
-/** The recovery window when `retention.recoveryWindow` is not given: 24 hours. */
-export const DEFAULT_RECOVERY_WINDOW_MS = 24 * 3_600_000;
-/** Longest accepted `recoveryWindow` (100 years of 365 days): anything longer is surely a unit mistake. */
-const MAX_RECOVERY_WINDOW_S = 36_500 * 86_400;
-const WINDOW_EXAMPLES = "Give seconds (e.g. 86400) or a duration such as '90m', '36h', '7d', '2w', '1h30m', 'PT36H' or 'P7D'";
-const KNOWN_FIELDS = ['daily', 'weekly', 'monthly', 'yearly', 'timeZone', 'recoveryWindow'];
 
 export interface RetentionCandidate {
   readonly backupId: string;
@@ -49,70 +45,9 @@ export interface RetentionDecision {
   readonly windowShort: boolean;
 }
 
+/** Validates a retention policy (the backups schema's `retention`); errors name `field` and below. */
 export function validateRetention(input: unknown, field = 'retention'): RetentionPolicy {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new ConfigurationError(field, 'expected {daily, weekly, monthly, yearly}', 'Give counts, e.g. {daily: 7, weekly: 4, monthly: 12, yearly: 5}');
-  }
-  const raw = input as Record<string, unknown>;
-  const out: RetentionPolicy = { daily: 0, weekly: 0, monthly: 0, yearly: 0 };
-  for (const key of ['daily', 'weekly', 'monthly', 'yearly'] as const) {
-    const value = raw[key] ?? 0;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100_000) {
-      throw new ConfigurationError(`${field}.${key}`, `expected an integer >= 0, got ${JSON.stringify(value)}`, `Give how many ${key} backups to keep (0 keeps none of that kind)`);
-    }
-    out[key] = value;
-  }
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN_FIELDS.includes(key)) {
-      throw new ConfigurationError(`${field}.${key}`, 'is not a known field', `Known fields: ${KNOWN_FIELDS.join(', ')}`);
-    }
-  }
-  if (raw.timeZone !== undefined) {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: String(raw.timeZone) });
-    } catch {
-      throw new ConfigurationError(`${field}.timeZone`, `"${String(raw.timeZone)}" is not an IANA time zone`, 'Use a name such as "UTC" or "Europe/Berlin"');
-    }
-    out.timeZone = String(raw.timeZone);
-  }
-  out.recoveryWindow = raw.recoveryWindow === undefined ? DEFAULT_RECOVERY_WINDOW_MS : parseRecoveryWindow(raw.recoveryWindow, `${field}.recoveryWindow`);
-  // An explicit window alone is a policy ("keep what restores the last 7 days"); counts of 0 and no window are not.
-  if (out.daily + out.weekly + out.monthly + out.yearly === 0 && (raw.recoveryWindow === undefined || out.recoveryWindow === 0)) {
-    throw new ConfigurationError(field, 'keeps nothing (every count is 0)', "Keep at least one backup, e.g. {daily: 7}, or give a recoveryWindow, e.g. {recoveryWindow: '7d'}");
-  }
-  return out;
-}
-
-/**
- * `retention.recoveryWindow` to milliseconds: a number is seconds (an integer >= 0); a string is a duration in
- * w/d/h/m/s parts, largest first ('90m', '36h', '7d', '2w', '1h30m') or ISO 8601 with weeks, days, hours, minutes
- * and seconds ('PT36H', 'P7D', 'P1DT12H'). Years and months are refused: they have no fixed length.
- */
-export function parseRecoveryWindow(value: unknown, field = 'retention.recoveryWindow'): number {
-  function bad(problem: string): never {
-    throw new ConfigurationError(field, problem, WINDOW_EXAMPLES);
-  }
-  let seconds: number;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 0) bad(`expected an integer number of seconds >= 0, got ${String(value)}`);
-    seconds = value;
-  } else if (typeof value === 'string') {
-    const text = value.trim();
-    const shorthand = /^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
-    const iso = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(text);
-    // Both patterns match an empty duration ('' or 'P'): that is no duration.
-    const match = text === '' || text === 'P' ? null : shorthand ?? iso;
-    if (!match) {
-      if (/^P[^T]*[YM]/.test(text)) bad(`"${value}" uses years or months, which have no fixed length; count days instead (e.g. 'P30D')`);
-      bad(`"${value}" is not a duration`);
-    }
-    const [w, d, h, m, s] = match.slice(1).map((part) => Number(part ?? 0)) as [number, number, number, number, number];
-    seconds = (((w * 7 + d) * 24 + h) * 60 + m) * 60 + s;
-  } else {
-    bad(`expected seconds or a duration string, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
-  }
-  if (seconds > MAX_RECOVERY_WINDOW_S) bad(`${JSON.stringify(value)} is longer than 100 years`);
-  return seconds * 1000;
+  return parseConfig(retentionSchema, input, field);
 }
 
 /** A window length for reasons and logs: '10m', '1h30m', '36h', '7d', '2d12h', '0s'; Infinity is 'unlimited'. */

@@ -1,3 +1,4 @@
+import { DEFAULT_RETENTION } from '../config/backups-schema.js';
 import { loadConfig } from '../config/load-config.js';
 import { DataManager } from '../data-manager.js';
 import { UsageError } from '../errors/index.js';
@@ -31,11 +32,11 @@ const USAGE = 'usage: datakeep backup create [--type full|differential|increment
 
 /** The backup settings: the config file's "backups" section, then flags. Retention defaults are the library's. */
 function backupConfig(ctx: CommandContext, flags: BackupFlags): BackupConfig {
-  const section = (loadConfig({ file: ctx.configFile }).backups ?? {}) as Partial<BackupConfig>;
+  const section = loadConfig({ file: ctx.configFile }).backups ?? {};
   const destination = flags.dest ?? section.destination;
   if (!destination) throw new UsageError('--dest', 'no backup destination; pass --dest DIR or set "backups": {"destination": ...} in the config file');
   return {
-    type: 'full', compression: true, encryption: true, retention: { daily: 7, weekly: 4, monthly: 12, yearly: 5 },
+    type: 'full', compression: true, encryption: true, retention: DEFAULT_RETENTION,
     ...section, destination, ...(flags.type ? { type: flags.type as BackupConfig['type'] } : {}),
     ...(flags.passphraseFile ? { passphraseFile: flags.passphraseFile } : {}),
   };

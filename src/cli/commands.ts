@@ -1,5 +1,5 @@
 import { DataManager } from '../data-manager.js';
-import { loadConfig } from '../config/load-config.js';
+import { checkConfig, loadConfig } from '../config/load-config.js';
 import { UsageError } from '../errors/index.js';
 import { toJson, type CliIo } from './cli-io.js';
 import { EXIT } from './exit-codes.js';
@@ -60,7 +60,7 @@ export async function queryCommand(ctx: CommandContext): Promise<number> {
 
 /** `datakeep config check`: validates the configuration without connecting; prints it with secrets hidden. */
 export async function configCheckCommand(ctx: CommandContext): Promise<number> {
-  const config = loadConfig({ file: ctx.configFile });
+  const config = checkConfig({ file: ctx.configFile });
   if (ctx.json) {
     ctx.io.out(toJson({ valid: true, source: config.source, databases: config.databases, state: config.state }));
   } else {

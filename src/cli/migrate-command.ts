@@ -31,9 +31,9 @@ export async function migrateCommand(ctx: CommandContext, flags: MigrateFlags): 
   try {
     await dm.initialize();
     const base = (await configSection(ctx)) ?? {};
-    const directory = flags.dir ?? (base.directory as string | undefined) ?? './migrations';
+    const directory = flags.dir ?? base.directory ?? './migrations';
     if (sub === 'create' && !existsSync(resolvePath(directory))) mkdirSync(resolvePath(directory), { recursive: true });
-    await dm.initializeMigrations({ ...(base as Partial<MigrationsConfig>), directory, ...(flags.allowOutOfOrder ? { allowOutOfOrder: true } : {}) });
+    await dm.initializeMigrations({ ...base, directory, ...(flags.allowOutOfOrder ? { allowOutOfOrder: true } : {}) });
     const m = dm.migrations;
     const db = ctx.db;
     const progress = (event: MigrationEvent) => {
@@ -119,8 +119,8 @@ export async function migrateCommand(ctx: CommandContext, flags: MigrateFlags): 
   }
 }
 
-async function configSection(ctx: CommandContext): Promise<Record<string, unknown> | undefined> {
-  return loadConfig({ file: ctx.configFile }).migrations as Record<string, unknown> | undefined;
+async function configSection(ctx: CommandContext): Promise<Readonly<Partial<MigrationsConfig>> | undefined> {
+  return loadConfig({ file: ctx.configFile }).migrations;
 }
 
 function printPlan(ctx: CommandContext, plan: Awaited<ReturnType<DataManager['migrations']['plan']>>): number {

@@ -1,5 +1,9 @@
 import type { DatabaseConfig, ResolvedDatabaseConfig } from './database-config.js';
 import type { LogLevel } from '../util/logger.js';
+import type { BackupsSection } from './backups-schema.js';
+import type { MigrationsSection } from './migrations-schema.js';
+import type { TransactionManagerOptions } from './transactions-schema.js';
+import type { DataLifecycleConfig } from './lifecycle-config.js';
 
 /** The whole configuration, as written in `datakeep.config.json` (see docs/configuration.md). */
 export interface DatakeepConfig {
@@ -14,7 +18,7 @@ export interface DatakeepConfig {
   /** Options of the transaction coordinator: nodeId, recoveryInterval, recoveryGrace, defaultTimeout, stalePreparedAfter. */
   transactions?: Record<string, unknown>;
   /** Data lifecycle policies (the seed's DataLifecycleConfig: retention, archival, cleanup); see docs/lifecycle.md. */
-  lifecycle?: unknown;
+  lifecycle?: DataLifecycleConfig;
 }
 
 export interface StateConfig {
@@ -28,14 +32,17 @@ export interface ResolvedDatakeepConfig {
   readonly databases: readonly ResolvedDatabaseConfig[];
   readonly state: { readonly url: string | undefined; readonly dir: string };
   readonly logLevel: LogLevel;
-  /** The `migrations` section as written (validated by the migration manager when used). */
-  readonly migrations: Readonly<Record<string, unknown>> | undefined;
-  /** The `backups` section as written (validated when used). */
-  readonly backups: Readonly<Record<string, unknown>> | undefined;
-  /** The `transactions` section as written (validated by the transaction manager when used). */
-  readonly transactions: Readonly<Record<string, unknown>> | undefined;
-  /** The `lifecycle` section as written (checked at load; resolved by the lifecycle manager). */
-  readonly lifecycle: unknown;
+  /** The `migrations` section, checked by its schema, as written (initializeMigrations fills the defaults). */
+  readonly migrations: Readonly<MigrationsSection> | undefined;
+  /** The `backups` section, checked by its schema, as written (merged with CLI flags, then resolved with defaults). */
+  readonly backups: Readonly<BackupsSection> | undefined;
+  /**
+   * The `transactions` section as written (an object). The transaction manager checks it with its schema when first
+   * used, and `datakeep config check` (checkConfig) before that.
+   */
+  readonly transactions: Readonly<TransactionManagerOptions> | undefined;
+  /** The `lifecycle` section, checked by its schema, as written (the lifecycle manager resolves it). */
+  readonly lifecycle: Readonly<DataLifecycleConfig> | undefined;
   /** Where the configuration came from, for `datakeep config check`. */
   readonly source: string;
   /** True when no database was configured and the embedded default is used. */

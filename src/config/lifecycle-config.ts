@@ -1,6 +1,9 @@
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { ConfigurationError } from '../errors/index.js';
+import { cronProblem } from './cron-expression.js';
+import { hint, parseConfig } from './parse-config.js';
+import { isTimeZone, TIME_ZONE_FIX } from './time-zone.js';
 import type { LifecyclePolicy } from '../lifecycle/lifecycle-policy.js';
 
 /** The age column used when a policy gives none. */
@@ -20,8 +23,8 @@ export const LIFECYCLE_DEFAULTS = Object.freeze({
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 const windowSchema = z.strictObject({
-  start: z.string().regex(HHMM, 'expected "HH:MM" (24-hour clock)'),
-  end: z.string().regex(HHMM, 'expected "HH:MM" (24-hour clock)'),
+  start: z.string().regex(HHMM, { error: (iss) => hint(`${JSON.stringify(iss.input)} is not a time of day`, 'Write "HH:MM" on a 24-hour clock, e.g. "22:00"') }),
+  end: z.string().regex(HHMM, { error: (iss) => hint(`${JSON.stringify(iss.input)} is not a time of day`, 'Write "HH:MM" on a 24-hour clock, e.g. "04:00"') }),
 });
 
 /** What every policy may say about how and when it runs. */
@@ -53,14 +56,14 @@ const targetFields = {
 const retentionSchema = z.strictObject({
   ...targetFields,
   ...runFields,
-  retentionDays: z.number().positive('must be more than 0 days (a retention of 0 would remove everything at once)').optional(),
+  retentionDays: z.number({ error: () => hint('is not a number', 'Give the age in days, e.g. 90') }).positive({ error: () => hint('must be more than 0 days (a retention of 0 would remove every row at once)', 'Give the age in days after which rows go, e.g. 90') }).optional(),
   action: z.enum(['delete', 'archive']).default('delete'),
 });
 
 const archivalRuleSchema = z.strictObject({
   ...targetFields,
   ...runFields,
-  ageThreshold: z.number().positive('must be more than 0 days').optional(),
+  ageThreshold: z.number({ error: () => hint('is not a number', 'Give the age in days, e.g. 365') }).positive({ error: () => hint('must be more than 0 days', 'Give the age in days after which rows are archived, e.g. 365') }).optional(),
 });
 
 const archivalSchema = z.strictObject({
@@ -118,9 +121,7 @@ export interface ResolvedLifecycleConfig {
  * database: every error names the field path (`lifecycle.retention[0].retentionDays`), what is wrong and the fix.
  */
 export function resolveLifecycleConfig(input: unknown, field = 'lifecycle'): ResolvedLifecycleConfig {
-  const parsed = lifecycleConfigSchema.safeParse(input);
-  if (!parsed.success) throw toConfigurationError(parsed.error, field);
-  const config = parsed.data;
+  const config = parseConfig(lifecycleConfigSchema, input, field);
   const cleanup = config.cleanup;
   const base = {
     schedule: cleanup?.schedule ?? LIFECYCLE_DEFAULTS.schedule,
@@ -205,7 +206,8 @@ function policyFrom(
     throw new ConfigurationError(`${path}.action`, 'is "archive", but archival.destination is not set', 'Set "archival": {"destination": "./archives"} (the archive repository\'s root)');
   }
   const timeZone = rule.timeZone ?? base.timeZone;
-  assertTimeZone(timeZone, `${path}.timeZone`);
+  assertTimeZone(timeZone, rule.timeZone === undefined ? `${path.replace(/\.(retention|archival|cleanup).*$/, '')}.cleanup.timeZone` : `${path}.timeZone`);
+  assertSchedule(rule.schedule ?? base.schedule, timeZone, rule.schedule === undefined ? `${path.replace(/\.(retention|archival|cleanup).*$/, '')}.cleanup.schedule` : `${path}.schedule`);
   const target = rule.table ?? rule.collection ?? rule.keyPattern!;
   return Object.freeze({
     name: rule.name ?? `${kind}:${target}`,
@@ -233,19 +235,10 @@ function policyFrom(
 }
 
 function assertTimeZone(zone: string, field: string): void {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-  } catch {
-    throw new ConfigurationError(field, `"${zone}" is not a time zone`, 'Use an IANA zone such as "UTC" or "Europe/Paris"');
-  }
+  if (!isTimeZone(zone)) throw new ConfigurationError(field, `${JSON.stringify(zone)} is not an IANA time zone`, TIME_ZONE_FIX);
 }
 
-/** The first problem zod found, as a ConfigurationError naming its path. */
-function toConfigurationError(error: z.ZodError, field: string): ConfigurationError {
-  const issue = error.issues[0]!;
-  const path = [field, ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))].join('').replace(/\.\[/g, '[');
-  if (issue.code === 'unrecognized_keys') {
-    return new ConfigurationError(`${path}.${issue.keys[0]}`, 'is not a known field', 'Check the spelling against docs/lifecycle.md');
-  }
-  return new ConfigurationError(path, issue.message, 'See docs/lifecycle.md for the fields and their ranges');
+function assertSchedule(expression: string, zone: string, field: string): void {
+  const found = cronProblem(expression, zone);
+  if (found) throw new ConfigurationError(field, found.problem, found.fix);
 }

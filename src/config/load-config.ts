@@ -1,14 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { ConfigurationError } from '../errors/index.js';
-import type { LogLevel } from '../util/logger.js';
-import { describe, isPlainObject, optionalString, rejectUnknownKeys } from './config-checks.js';
+import type { BackupsSection } from './backups-schema.js';
 import type { ResolvedDatakeepConfig } from './datakeep-config.js';
+import { datakeepConfigSchema } from './datakeep-config-schema.js';
+import { describeValue } from './describe-value.js';
+import type { MigrationsSection } from './migrations-schema.js';
+import { parseConfig } from './parse-config.js';
 import { resolveDatabaseConfigs } from './resolve-database-config.js';
-import { resolveLifecycleConfig } from './lifecycle-config.js';
+import { resolveLifecycleConfig, type DataLifecycleConfig } from './lifecycle-config.js';
+import { stateUrl as stateUrlSchema } from './state-schema.js';
+import { transactionsSchema, type TransactionManagerOptions } from './transactions-schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'datakeep.config.json';
-const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 export interface LoadConfigOptions {
   /** Explicit file (`--config`); it must exist. */
@@ -56,49 +60,38 @@ export function resolveConfigObject(
   cwd: string = process.cwd(),
 ): ResolvedDatakeepConfig {
   if (!isPlainObject(input)) {
-    throw new ConfigurationError(source, `expected an object, got ${describe(input)}`, 'Write {"databases": [...], "state": {...}}');
+    throw new ConfigurationError(source, `expected an object, got ${describeValue(input)}`, 'Write {"databases": [...], "state": {...}}');
   }
-  rejectUnknownKeys(input, ['databases', 'state', 'logLevel', 'migrations', 'backups', 'transactions', 'lifecycle', '$schema'], 'config');
-  const databases = resolveDatabaseConfigs(input.databases ?? [], 'databases');
+  const config = parseConfig(datakeepConfigSchema(cwd), input, '');
+  const databases = resolveDatabaseConfigs(config.databases ?? [], 'databases');
   const embeddedDefault = databases.length === 0;
   const finalDatabases = embeddedDefault ? resolveDatabaseConfigs([{ type: 'pglite' }], 'databases') : databases;
 
-  let stateUrl: string | undefined;
-  let stateDir = resolvePath(cwd, '.datakeep', 'state');
-  if (input.state !== undefined) {
-    if (!isPlainObject(input.state)) {
-      throw new ConfigurationError('state', `expected an object, got ${describe(input.state)}`, 'Write "state": {"url": "postgres://..."} or {"dir": "./.datakeep/state"}');
-    }
-    rejectUnknownKeys(input.state, ['url', 'dir'], 'state');
-    stateUrl = optionalString(input.state, 'url', 'state');
-    const dir = optionalString(input.state, 'dir', 'state');
-    if (dir !== undefined) stateDir = resolvePath(cwd, dir);
-  }
-  stateUrl = env.DATAKEEP_STATE_URL ?? stateUrl;
-  if (stateUrl !== undefined && !/^postgres(ql)?:\/\//i.test(stateUrl)) {
-    throw new ConfigurationError('state.url', 'must be a PostgreSQL URL', 'Use postgres://user@host:5432/db, or remove it for the embedded state store');
-  }
+  const stateUrl = env.DATAKEEP_STATE_URL === undefined ? config.state.url : parseConfig(stateUrlSchema, env.DATAKEEP_STATE_URL, 'DATAKEEP_STATE_URL');
+  // The sections for subsystems stay as written (checked): they are merged with CLI flags or configure() before
+  // their defaults apply.
+  const section = <T>(value: unknown) => (value === undefined ? undefined : (Object.freeze({ ...(value as object) }) as Readonly<T>));
+  return Object.freeze({
+    databases: finalDatabases,
+    state: Object.freeze({ url: stateUrl, dir: config.state.dir }),
+    logLevel: config.logLevel,
+    migrations: section<MigrationsSection>(input.migrations),
+    backups: section<BackupsSection>(input.backups),
+    transactions: section<TransactionManagerOptions>(input.transactions),
+    lifecycle: input.lifecycle === undefined ? undefined : (resolveLifecycleConfig(input.lifecycle, 'lifecycle'), section<DataLifecycleConfig>(input.lifecycle)),
+    source,
+    embeddedDefault,
+  });
+}
 
-  const logLevel = (optionalString(input, 'logLevel', 'config') ?? 'warn') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigurationError('logLevel', `"${logLevel}" is not a log level`, `Use one of: ${LOG_LEVELS.join(', ')}`);
-  }
-  if (input.migrations !== undefined && !isPlainObject(input.migrations)) {
-    throw new ConfigurationError('migrations', `expected an object, got ${describe(input.migrations)}`, 'Write "migrations": {"directory": "./migrations", "tableName": "..."}');
-  }
-  const migrations = input.migrations === undefined ? undefined : Object.freeze({ ...input.migrations });
-  if (input.backups !== undefined && !isPlainObject(input.backups)) {
-    throw new ConfigurationError('backups', `expected an object, got ${describe(input.backups)}`, 'Write "backups": {"destination": "./backups", "retention": {...}}');
-  }
-  const backups = input.backups === undefined ? undefined : Object.freeze({ ...input.backups });
-  if (input.transactions !== undefined && !isPlainObject(input.transactions)) {
-    throw new ConfigurationError('transactions', `expected an object, got ${describe(input.transactions)}`, 'Write "transactions": {"nodeId": "...", "recoveryInterval": 30000}');
-  }
-  const transactions = input.transactions === undefined ? undefined : Object.freeze({ ...input.transactions });
-  // Checked here, so that `config check` refuses what setupLifecycleManagement would; kept as written for the manager.
-  if (input.lifecycle !== undefined) resolveLifecycleConfig(input.lifecycle, 'lifecycle');
-  const lifecycle = input.lifecycle;
-  return Object.freeze({ databases: finalDatabases, state: Object.freeze({ url: stateUrl, dir: stateDir }), logLevel, migrations, backups, transactions, lifecycle, source, embeddedDefault });
+/**
+ * `datakeep config check`: everything initialize() checks, without connecting, and the `transactions` section, which
+ * initialize() leaves to the transaction manager's first use.
+ */
+export function checkConfig(options: LoadConfigOptions = {}): ResolvedDatakeepConfig {
+  const config = loadConfig(options);
+  if (config.transactions !== undefined) parseConfig(transactionsSchema, config.transactions, 'transactions');
+  return config;
 }
 
 function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
@@ -116,4 +109,8 @@ function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string): u
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, path ? `${path}.${k}` : k)]));
   }
   return value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -2,12 +2,11 @@ import { ConfigurationError } from '../errors/index.js';
 import { findEngineByScheme, ENGINES } from '../engines/engine-registry.js';
 import type { DatabaseConfig, DatabaseType } from './database-config.js';
 
-const SCHEME_LIST = ENGINES.flatMap((e) => e.urlSchemes.map((s) => (s === 'pglite:' ? 'pglite:PATH' : `${s}//`))).join(', ');
+const SCHEME_LIST = ENGINES.flatMap((e) => e.urlSchemes.map((s) => (e.config.url?.opaque ? `${s}PATH` : `${s}//`))).join(', ');
 
 /**
  * Splits a connection URL into DatabaseConfig fields. The password is URL-decoded; the caller keeps it non-enumerable.
- * MongoDB URLs may list several hosts (`mongodb://a:1,b:2/db`), which WHATWG URL cannot parse, so for them only the
- * first host is extracted (for the adapter id) and the full URL is kept for the driver.
+ * What differs per engine (opaque URLs, host lists, TLS schemes) comes from the engine's URL hooks.
  */
 export function parseDatabaseUrl(url: string, field: string): DatabaseConfig & { type: DatabaseType } {
   const schemeMatch = /^([a-z][a-z0-9+.-]*:)/i.exec(url);
@@ -16,16 +15,15 @@ export function parseDatabaseUrl(url: string, field: string): DatabaseConfig & {
     const shown = schemeMatch ? `scheme "${schemeMatch[1]}"` : 'a value without a scheme';
     throw new ConfigurationError(field, `${shown} is not a database URL`, `Use one of: ${SCHEME_LIST}`);
   }
-  if (engine.type === 'pglite') {
-    const path = url.slice('pglite:'.length).replace(/^\/\//, '');
-    return { type: 'pglite', dataDir: path === '' ? undefined : path };
-  }
-  let hostPart = url.slice(schemeMatch[1]!.length);
+  const scheme = schemeMatch[1]!.toLowerCase();
+  const hooks = engine.config.url;
+  if (hooks?.opaque) return { ...hooks.opaque(url.slice(scheme.length)), type: engine.type };
+  let hostPart = url.slice(scheme.length);
   if (!hostPart.startsWith('//')) {
     throw new ConfigurationError(field, 'is missing "//" after the scheme', `Write it as ${schemeMatch[1]}//user:password@host:port/database`);
   }
   hostPart = hostPart.slice(2);
-  if (engine.type === 'mongodb' && /^[^/?#]*,/.test(hostPart)) {
+  if (hooks?.hostList && /^[^/?#]*,/.test(hostPart)) {
     // Several hosts: replace the host list by its first host so that URL can parse the rest.
     const at = hostPart.lastIndexOf('@', hostPart.search(/[/?#]|$/));
     const authority = hostPart.slice(0, hostPart.search(/[/?#]|$/));
@@ -34,7 +32,7 @@ export function parseDatabaseUrl(url: string, field: string): DatabaseConfig & {
   }
   let parsed: URL;
   try {
-    parsed = new URL(`${engine.type === 'mongodb' ? 'mongodb' : 'db'}://${hostPart}`);
+    parsed = new URL(`db://${hostPart}`);
   } catch (cause) {
     throw new ConfigurationError(field, 'is not a valid URL', 'Check for unescaped characters; percent-encode "@", ":" and "/" in the password', { cause });
   }
@@ -45,7 +43,7 @@ export function parseDatabaseUrl(url: string, field: string): DatabaseConfig & {
   if (parsed.password) out.password = decodeURIComponent(parsed.password);
   const path = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (path) out.database = path;
-  if (schemeMatch[1]!.toLowerCase() === 'rediss:') out.ssl = true;
+  if (hooks?.tlsSchemes?.includes(scheme)) out.ssl = true;
   const params = parsed.searchParams;
   const sslmode = params.get('sslmode') ?? (params.get('ssl') === 'true' || params.get('tls') === 'true' ? 'verify-full' : null);
   if (sslmode) {

@@ -1,5 +1,6 @@
 import type { DatabaseAdapter } from '../adapters/database-adapter.js';
 import type { DatabaseType, ResolvedDatabaseConfig } from '../config/database-config.js';
+import type { EngineConfig } from '../config/engine-config.js';
 import type { MigrationPart } from '../migrations/migration-part.js';
 import type { TransactionPart } from '../transactions/transaction-part.js';
 import type { BackupDriver } from '../backup/backup-driver.js';
@@ -39,8 +40,10 @@ export interface EngineDefinition {
   readonly sql: boolean;
   /** False for engines with no server (PGlite). */
   readonly networked: boolean;
-  /** Engine-specific keys allowed in `options`, for validation messages. */
+  /** Engine-specific keys allowed in `options`, for validation messages (the same as `config.optionKeys`). */
   readonly optionKeys: readonly string[];
+  /** What the configuration layer asks the engine: its options' schema and rules, `database`/`dataDir`, URL hooks. */
+  readonly config: EngineConfig;
   /** Loads the driver lazily so that engines a user does not configure need not be installed. */
   create(config: ResolvedDatabaseConfig, deps: AdapterDependencies): Promise<DatabaseAdapter>;
   readonly parts: EngineParts;

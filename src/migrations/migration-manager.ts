@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { DatabaseAdapter } from '../adapters/database-adapter.js';
-import { isPlainObject, optionalBoolean, optionalInteger, optionalString, rejectUnknownKeys, describe } from '../config/config-checks.js';
+import { migrationsConfigSchema } from '../config/migrations-schema.js';
+import { parseConfig } from '../config/parse-config.js';
 import type { DatakeepContext } from '../datakeep-context.js';
 import { ConfigurationError, LifecycleError, MigrationError, UsageError } from '../errors/index.js';
 import { defaultActor } from '../state/state-store.js';
@@ -9,7 +10,6 @@ import { DATAKEEP_VERSION } from '../util/datakeep-version.js';
 import { logOperation } from '../util/log-operation.js';
 import { analyseMigrations, statusEntries } from './analyse-migrations.js';
 import { compareVersions, discoverMigrations } from './discover-migrations.js';
-import { validateTableName } from './validate-table-name.js';
 import { lintMigrationSql } from './lint-migration-sql.js';
 import type { LockHolder } from '../locks/exclusive-lock.js';
 import type { MigrationProgress } from './migration-events.js';
@@ -38,28 +38,7 @@ export class MigrationManager {
 
   /** The seed's `initializeMigrations`: validates the configuration; nothing touches a database yet. */
   async initialize(config: MigrationsConfig): Promise<void> {
-    if (!isPlainObject(config)) throw new ConfigurationError('migrations', `expected an object, got ${describe(config)}`, 'Give {directory, tableName, validateChecksums}');
-    const raw = config as unknown as Record<string, unknown>;
-    rejectUnknownKeys(raw, ['directory', 'tableName', 'validateChecksums', 'allowOutOfOrder', 'lockTimeout', 'lockMode', 'leaseTtl'], 'migrations');
-    const directory = optionalString(raw, 'directory', 'migrations');
-    if (!directory) throw new ConfigurationError('migrations.directory', 'is missing', 'Give the directory that holds the migration files, e.g. "./migrations"');
-    const dir = resolvePath(directory);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new ConfigurationError('migrations.directory', `"${dir}" is not a directory`, 'Create it (datakeep migrate create NAME does) or fix the path');
-    }
-    const lockMode = optionalString(raw, 'lockMode', 'migrations') ?? 'session';
-    if (lockMode !== 'session' && lockMode !== 'lock-table') {
-      throw new ConfigurationError('migrations.lockMode', `"${lockMode}" is not a lock mode`, 'Use "session" (advisory lock, default) or "lock-table" (behind a pooler in transaction mode)');
-    }
-    this.#config = Object.freeze({
-      directory: dir,
-      tableName: validateTableName(optionalString(raw, 'tableName', 'migrations') ?? 'datakeep_migrations'),
-      validateChecksums: optionalBoolean(raw, 'validateChecksums', 'migrations') ?? true,
-      allowOutOfOrder: optionalBoolean(raw, 'allowOutOfOrder', 'migrations') ?? false,
-      lockTimeout: optionalInteger(raw, 'lockTimeout', 'migrations', 0, 86_400_000, ' (milliseconds)') ?? 60_000,
-      lockMode,
-      leaseTtl: optionalInteger(raw, 'leaseTtl', 'migrations', 1000, 3_600_000, ' (milliseconds)') ?? 30_000,
-    });
+    this.#config = Object.freeze(parseConfig(migrationsConfigSchema, config, 'migrations'));
   }
 
   get config(): Readonly<ResolvedMigrationsConfig> {

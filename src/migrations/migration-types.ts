@@ -59,23 +59,7 @@ export interface HistoryRecord {
 
 export type NewHistoryRecord = Omit<HistoryRecord, 'id'>;
 
-/** The seed's `initializeMigrations` argument, plus options. */
-export interface MigrationsConfig {
-  /** Directory of migration files; subdirectories named after a database id target that database. */
-  directory: string;
-  /** History table (collection for MongoDB, key prefix for Redis). Default `datakeep_migrations`. */
-  tableName?: string;
-  /** Refuse to migrate when an applied migration's file changed (default true). */
-  validateChecksums?: boolean;
-  /** Apply pending migrations older than the newest applied one (merged branches). Default false. */
-  allowOutOfOrder?: boolean;
-  /** How long to wait for another runner's lock, ms (default 60000). */
-  lockTimeout?: number;
-  /** `lock-table` for PostgreSQL behind a pooler in transaction mode (advisory session locks do not work there). */
-  lockMode?: 'session' | 'lock-table';
-  /** Lease length for lease-based locks (lock table, Redis, MongoDB), ms (default 30000); renewed every third. */
-  leaseTtl?: number;
-}
+export type { MigrationsConfig } from '../config/migrations-schema.js';
 
 export interface ExecutedMigration {
   readonly database: string;

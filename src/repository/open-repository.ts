@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { MAX_WORKERS } from '../config/worker-limit.js';
 import { RepositoryError } from '../errors/repository-error.js';
 import { logOperation } from '../util/log-operation.js';
 import { redactingLogger, silentLogger, type Logger } from '../util/logger.js';
@@ -126,8 +127,8 @@ function checkPassphrase(options: RepositoryOpenOptions): string {
 }
 
 function checkWorkers(options: RepositoryOpenOptions): number {
-  const workers = options.workers ?? availableParallelism();
-  if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw invalid(`workers must be an integer from 0 (inline) to 64 (got ${workers})`);
+  const workers = options.workers ?? Math.min(MAX_WORKERS, availableParallelism());
+  if (!Number.isInteger(workers) || workers < 0 || workers > MAX_WORKERS) throw invalid(`workers must be an integer from 0 (inline) to ${MAX_WORKERS} (got ${workers})`);
   return workers;
 }
 

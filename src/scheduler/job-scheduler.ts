@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Cron } from 'croner';
-import { ConfigurationError, UsageError } from '../errors/index.js';
+import { assertSchedule } from '../config/cron-expression.js';
+import { UsageError } from '../errors/index.js';
 import { LeaseLock } from '../locks/lease-lock.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Logger } from '../util/logger.js';
@@ -73,12 +74,8 @@ export class JobScheduler {
   /** Validates, stores and starts a schedule (replacing one of the same name). */
   async schedule(def: JobDefinition): Promise<{ nextRun: Date | null }> {
     if (this.#stopped) throw new UsageError('schedule', 'the scheduler is stopped (the DataManager was closed)');
-    let cron: Cron;
-    try {
-      cron = new Cron(def.cron, { timezone: def.timeZone, paused: true, protect: true });
-    } catch (cause) {
-      throw new ConfigurationError('schedule', `"${def.cron}" is not a valid cron expression (${(cause as Error).message})`, 'Use five fields, e.g. "0 2 * * *" for daily at 02:00', { cause });
-    }
+    assertSchedule(def.cron, def.timeZone, { cron: 'schedule', timeZone: 'timeZone' });
+    const cron = new Cron(def.cron, { timezone: def.timeZone, paused: true, protect: true });
     const store = await this.state();
     await store.adapter.execute(
       `INSERT INTO datakeep.schedules (name, kind, cron, timezone, config, enabled, updated_at) VALUES (?, ?, ?, ?, ?, true, now())

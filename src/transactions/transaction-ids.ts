@@ -1,10 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { UsageError } from '../errors/index.js';
 
-/** Node ids go into PostgreSQL gids and XA gtrids: short, and made of characters that need no quoting anywhere. */
-const NODE_ID = /^[A-Za-z0-9_.-]{1,32}$/;
-// 32 (node) + 1 + 30 (global) = 63 bytes: within XA's 64-byte gtrid.
+// Node ids (NODE_ID in config/transactions-schema.ts) are at most 32 characters: 32 (node) + 1 + 30 (global) = 63 bytes: within XA's 64-byte gtrid.
 const GLOBAL_ID = /^[a-z0-9]{8,30}$/;
 
 /** What a datakeep transaction id names: the coordinator that wrote it, the distributed transaction, the participant. */
@@ -13,12 +10,6 @@ export interface BranchId {
   readonly globalId: string;
   /** 1-based position of the participant in the transaction's participant list. */
   readonly branch: string;
-}
-
-export function assertNodeId(nodeId: unknown, argument = 'nodeId'): asserts nodeId is string {
-  if (typeof nodeId !== 'string' || !NODE_ID.test(nodeId)) {
-    throw new UsageError(argument, `expected 1 to 32 characters from A-Z a-z 0-9 _ . -, got ${JSON.stringify(nodeId)}; it goes into every prepared transaction id`);
-  }
 }
 
 export function isGlobalId(value: unknown): value is string {

@@ -8,7 +8,9 @@ import { markerKey, messageOf, runDistributed, type CoordinatorCounters } from '
 import { runLocalTransaction } from './local-transaction.js';
 import { lastResourceFor, planParticipants, xaParticipantFor } from './participant-factory.js';
 import { scanPrepared } from './prepared-scan.js';
-import { assertNodeId, defaultNodeId, isGlobalId } from './transaction-ids.js';
+import { defaultNodeId, isGlobalId } from './transaction-ids.js';
+import { parseArgument } from '../config/parse-config.js';
+import { TRANSACTION_DEFAULTS, transactionsSchema } from '../config/transactions-schema.js';
 import { TransactionRecovery } from './transaction-recovery.js';
 import type {
   DistributedContext,
@@ -23,8 +25,6 @@ import type {
   TransactionMetrics,
   TransactionView,
 } from './transaction-types.js';
-
-const DEFAULTS = { recoveryInterval: 30_000, recoveryGrace: 60_000, defaultTimeout: 30_000, stalePreparedAfter: 600_000 };
 
 export interface TransactionValidation {
   readonly checks: { name: string; ok: boolean; message: string }[];
@@ -41,7 +41,7 @@ export interface TransactionValidation {
 type CoordinatorOptions = Required<Omit<TransactionManagerOptions, 'nodeId'>> & { nodeId: string | undefined };
 
 export class TransactionManager {
-  #options: CoordinatorOptions = { ...DEFAULTS, nodeId: undefined };
+  #options: CoordinatorOptions = { ...TRANSACTION_DEFAULTS, nodeId: undefined };
   readonly #live = new Set<string>();
   readonly #counters: CoordinatorCounters = { committed: 0, aborted: 0, inDoubt: 0, heuristicMixed: 0 };
   #nodeId: Promise<string> | undefined;
@@ -60,7 +60,7 @@ export class TransactionManager {
     if (!this.#fileApplied) {
       this.#fileApplied = true;
       const section = this.context().config.transactions;
-      if (section) this.configure(section as TransactionManagerOptions);
+      if (section) this.#apply(parseArgument(transactionsSchema, section, 'transactions'));
     }
     return this.#options;
   }
@@ -68,14 +68,12 @@ export class TransactionManager {
   /** Sets the coordinator's options; allowed until the first distributed transaction or recovery pass. */
   configure(options: TransactionManagerOptions): void {
     if (this.#nodeId) throw new LifecycleError('transactions.configure() after the coordinator started; call it right after initialize()');
-    if (options === null || typeof options !== 'object') throw new UsageError('options', 'expected {nodeId, recoveryInterval, recoveryGrace, defaultTimeout, stalePreparedAfter}');
-    if (options.nodeId !== undefined) assertNodeId(options.nodeId, 'options.nodeId');
-    for (const key of ['recoveryInterval', 'recoveryGrace', 'defaultTimeout', 'stalePreparedAfter'] as const) {
-      const value = options[key];
-      if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new UsageError(`options.${key}`, `expected an integer >= 0 (milliseconds), got ${String(value)}`);
-    }
-    if (options.defaultTimeout === 0) throw new UsageError('options.defaultTimeout', 'must be at least 1 ms');
+    const checked = parseArgument(transactionsSchema, options, 'options');
     if (!this.#fileApplied) this.#opts();
+    this.#apply(checked);
+  }
+
+  #apply(options: TransactionManagerOptions): void {
     this.#options = { ...this.#options, ...stripUndefined(options) };
   }
 

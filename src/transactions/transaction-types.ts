@@ -130,19 +130,4 @@ export interface TransactionMetrics {
   readonly inDoubtLogged: { readonly count: number; readonly oldestAgeSeconds: number | undefined };
 }
 
-export interface TransactionManagerOptions {
-  /** This coordinator's id in every transaction id (default: host name + hash of the state store location). */
-  nodeId?: string;
-  /** Milliseconds between recovery passes (default 30000); 0 turns periodic recovery off. */
-  recoveryInterval?: number;
-  /**
-   * Milliseconds an undecided transaction must have existed before recovery rolls it back (default 60000). Keep it
-   * above the longest distributed transaction: a live transaction caught by recovery is aborted, safely (the decision
-   * is a compare-and-set in the log), but needlessly.
-   */
-  recoveryGrace?: number;
-  /** Default `timeout` of distributed transactions (default 30000 ms). */
-  defaultTimeout?: number;
-  /** Prepared branches older than this are validation errors (default 600000 ms): they hold locks and block VACUUM. */
-  stalePreparedAfter?: number;
-}
+export type { TransactionManagerOptions } from '../config/transactions-schema.js';

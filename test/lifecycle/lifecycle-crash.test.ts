@@ -54,7 +54,7 @@ describe('lifecycle: SIGKILL in the middle of archive-and-delete', () => {
       state: { url: state.url },
       logLevel: 'error' as const,
       lifecycle: {
-        retention: [{ table: 'ledger_rows', retentionDays: 200, action: 'archive', batchSize: 150, pauseMs: 30 }],
+        retention: [{ table: 'ledger_rows', retentionDays: 200, action: 'archive' as const, batchSize: 150, pauseMs: 30 }],
         archival: { destination: join(dir, 'archives') },
       },
     };

@@ -1,4 +1,5 @@
 import type { EngineDefinition } from '../engine-definition.js';
+import { mariadbConfig } from './mariadb-config.js';
 import { mariadbMigrations } from './mariadb-migrations.js';
 import { mariadbTransactions } from './mariadb-transactions.js';
 
@@ -11,7 +12,8 @@ export const mariadbEngine: EngineDefinition = {
   defaultDatabase: 'test',
   sql: true,
   networked: true,
-  optionKeys: [],
+  optionKeys: mariadbConfig.optionKeys,
+  config: mariadbConfig,
   create: async (config, deps) => {
     const { MariadbAdapter } = await import('./mariadb-adapter.js');
     return new MariadbAdapter(config, deps);

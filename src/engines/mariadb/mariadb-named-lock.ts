@@ -29,6 +29,9 @@ export class MariadbNamedLock implements ExclusiveLock {
       async (session) => {
         await session.query('SELECT RELEASE_LOCK(?)', [this.name]);
       },
+      // Without a statement now and then, a session ended by KILL or the network goes unnoticed, and the runner would
+      // go on migrating while another one holds the lock.
+      5000,
     );
     this.#hold = hold;
   }

@@ -5,9 +5,6 @@ export const UNKNOWN_TRANSACTION_COMMIT_RESULT = 'UnknownTransactionCommitResult
 /** MongoDB's MaxTimeMSExpired: a commit that ran out of maxCommitTimeMS is not retried (the driver spec says so). */
 const MAX_TIME_MS_EXPIRED = 50;
 
-/** Default cap on the total time of one `transaction()` call, the value the driver specification uses. */
-export const DEFAULT_TRANSACTION_TIME_LIMIT_MS = 120_000;
-
 export type TransactionRetryAction = 'retry-body' | 'retry-commit' | 'fail';
 
 export interface TransactionRetryDecision {

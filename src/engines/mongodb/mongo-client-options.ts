@@ -1,7 +1,7 @@
 import type { MongoClientOptions } from 'mongodb';
 import type { ResolvedDatabaseConfig } from '../../config/database-config.js';
-import { ConfigurationError } from '../../errors/index.js';
-import { DEFAULT_TRANSACTION_TIME_LIMIT_MS } from './decide-transaction-retry.js';
+import { engineSettings } from '../../config/engine-config.js';
+import { mongodbConfig } from './mongodb-config.js';
 
 /** How to build the MongoClient for one configuration, and the adapter settings that are not driver options. */
 export interface MongoConnectionPlan {
@@ -23,10 +23,12 @@ export interface MongoConnectionPlan {
  * configuration win over the URL. Without a URL, the seed's fields describe one host; the credentials go in `auth`
  * (never into a URL string that could be printed) and `authSource` defaults to `database`, exactly as the equivalent
  * URL `mongodb://user:pass@host:port/database` would mean.
- * Errors name `databases (id).field` and never contain the password.
+ * The options are checked by the engine's schema (mongodb-config.ts), which loading the configuration already ran:
+ * on a loaded configuration this never throws; on one made in code it throws the same ConfigurationError, naming
+ * `databases (id).field` and never the password.
  */
 export function mongoClientOptions(config: ResolvedDatabaseConfig): MongoConnectionPlan {
-  const field = (name: string) => `databases (${config.id}).${name}`;
+  const settings = engineSettings(mongodbConfig, config);
   const url = config.url ?? `mongodb://${hostPort(config.host, config.port)}/`;
   const inUrl = urlOptionNames(config.url);
   const options: MongoClientOptions = { monitorCommands: true };
@@ -36,49 +38,16 @@ export function mongoClientOptions(config: ResolvedDatabaseConfig): MongoConnect
   if (!inUrl.has('serverselectiontimeoutms')) options.serverSelectionTimeoutMS = config.timeout;
   if (!inUrl.has('connecttimeoutms')) options.connectTimeoutMS = config.timeout;
 
-  if (config.password !== undefined && config.username === undefined) {
-    throw new ConfigurationError(field('username'), 'is missing while a password is given', 'Give the username the password belongs to');
-  }
   if (config.username !== undefined) {
     // The driver wants both keys present; an undefined password suits mechanisms without one (MONGODB-X509).
     options.auth = { username: config.username, password: config.password };
   }
 
-  const opts = config.options;
-  const replicaSet = opts.replicaSet;
-  if (replicaSet !== undefined) {
-    if (typeof replicaSet !== 'string' || replicaSet === '') {
-      throw new ConfigurationError(field('options.replicaSet'), 'must be a non-empty string', 'Give the replica set name as rs.status().set reports it, e.g. "rs0"');
-    }
-    options.replicaSet = replicaSet;
-  }
-  const authSource = opts.authSource;
-  if (authSource !== undefined) {
-    if (typeof authSource !== 'string' || authSource === '') {
-      throw new ConfigurationError(field('options.authSource'), 'must be a non-empty string', 'Give the database the user was created in, e.g. "admin"');
-    }
-    options.authSource = authSource;
-  } else if (config.url === undefined && config.username !== undefined) {
-    options.authSource = config.database;
-  }
-  const directConnection = opts.directConnection;
-  if (directConnection !== undefined) {
-    if (typeof directConnection !== 'boolean') {
-      throw new ConfigurationError(field('options.directConnection'), 'must be true or false', 'Write directConnection: true to talk to exactly this host, false to discover the replica set');
-    }
-    options.directConnection = directConnection;
-  }
-  if (replicaSet !== undefined && directConnection === true) {
-    throw new ConfigurationError(field('options.directConnection'), 'is true together with replicaSet', 'Remove one: replicaSet discovers the set from the host, directConnection talks to that host only');
-  }
-  let transactionTimeLimitMs = DEFAULT_TRANSACTION_TIME_LIMIT_MS;
-  const limit = opts.transactionTimeLimitMs;
-  if (limit !== undefined) {
-    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-      throw new ConfigurationError(field('options.transactionTimeLimitMs'), 'must be an integer >= 1 (milliseconds)', `Give e.g. ${DEFAULT_TRANSACTION_TIME_LIMIT_MS} (the default)`);
-    }
-    transactionTimeLimitMs = limit;
-  }
+  if (settings.replicaSet !== undefined) options.replicaSet = settings.replicaSet;
+  if (settings.authSource !== undefined) options.authSource = settings.authSource;
+  else if (config.url === undefined && config.username !== undefined) options.authSource = config.database;
+  if (settings.directConnection !== undefined) options.directConnection = settings.directConnection;
+  const transactionTimeLimitMs = settings.transactionTimeLimitMs;
 
   if (config.ssl) {
     options.tls = true;

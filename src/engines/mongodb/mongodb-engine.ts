@@ -1,5 +1,6 @@
 import { LeaseLock } from '../../locks/lease-lock.js';
 import type { EngineDefinition } from '../engine-definition.js';
+import { mongodbConfig } from './mongodb-config.js';
 import type { MongodbAdapter } from './mongodb-adapter.js';
 import { MongodbLastResource } from './mongodb-last-resource.js';
 import { MongodbLeaseStore } from './mongodb-lease-store.js';
@@ -14,7 +15,8 @@ export const mongodbEngine: EngineDefinition = {
   defaultDatabase: 'test',
   sql: false,
   networked: true,
-  optionKeys: ['replicaSet', 'authSource', 'directConnection', 'transactionTimeLimitMs'],
+  optionKeys: mongodbConfig.optionKeys,
+  config: mongodbConfig,
   create: async (config, deps) => {
     const { MongodbAdapter } = await import('./mongodb-adapter.js');
     return new MongodbAdapter(config, deps);

@@ -1,5 +1,6 @@
 import { InProcessLock } from '../../locks/in-process-lock.js';
 import type { EngineDefinition } from '../engine-definition.js';
+import { pgliteConfig } from './pglite-config.js';
 import { asSqlAdapter } from '../sql/as-sql-adapter.js';
 import { SqlMigrationHistory } from '../sql/sql-migration-history.js';
 import { postgresLifecycle } from '../postgres/lifecycle/postgres-lifecycle.js';
@@ -13,7 +14,8 @@ export const pgliteEngine: EngineDefinition = {
   defaultDatabase: 'datakeep',
   sql: true,
   networked: false,
-  optionKeys: [],
+  optionKeys: pgliteConfig.optionKeys,
+  config: pgliteConfig,
   create: async (config, deps) => {
     const { PgliteAdapter } = await import('./pglite-adapter.js');
     return new PgliteAdapter(config, deps);
@@ -23,7 +25,7 @@ export const pgliteEngine: EngineDefinition = {
       sql: true,
       history: (adapter, tableName) => new SqlMigrationHistory(asSqlAdapter(adapter), tableName, 'postgres'),
       // Its directory belongs to one process (ProcessDirLock), so runners can only race inside this process.
-      lock: (adapter, { tableName }) => new InProcessLock(`${adapter.id}:${tableName}`),
+      lock: (adapter, { tableName }) => new InProcessLock(`${adapter.id}:${tableName}`, { resource: adapter.id, holder: 'migration runner' }),
     },
     // The embedded database is PostgreSQL: the same lifecycle statements work on it.
     lifecycle: postgresLifecycle,

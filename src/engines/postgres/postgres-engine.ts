@@ -1,5 +1,6 @@
 import type { EngineDefinition } from '../engine-definition.js';
 import { postgresLifecycle } from './lifecycle/postgres-lifecycle.js';
+import { postgresConfig } from './postgres-config.js';
 import { postgresMigrations } from './postgres-migrations.js';
 import { postgresTransactions } from './postgres-transactions.js';
 
@@ -12,7 +13,8 @@ export const postgresEngine: EngineDefinition = {
   defaultDatabase: 'postgres',
   sql: true,
   networked: true,
-  optionKeys: [],
+  optionKeys: postgresConfig.optionKeys,
+  config: postgresConfig,
   create: async (config, deps) => {
     const { PostgresAdapter } = await import('./postgres-adapter.js');
     return new PostgresAdapter(config, deps);

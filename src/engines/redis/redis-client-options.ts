@@ -1,66 +1,19 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { RedisOptions } from 'ioredis';
-import { describe, isPlainObject } from '../../config/config-checks.js';
+import { engineSettings } from '../../config/engine-config.js';
 import { nodeTlsOptions } from '../../config/tls-options.js';
 import type { ResolvedDatabaseConfig } from '../../config/database-config.js';
-import { ConfigurationError } from '../../errors/index.js';
+import { redisConfig, type RedisSentinelSettings } from './redis-config.js';
 
-/** Sentinel mode, from `options` of a redis database configuration. */
-export interface RedisSentinelSettings {
-  readonly sentinels: readonly { readonly host: string; readonly port: number }[];
-  readonly masterName: string;
-  readonly sentinelUsername: string | undefined;
-  readonly sentinelPassword: string | undefined;
-}
+export type { RedisSentinelSettings } from './redis-config.js';
 
 /**
- * Validates the Redis-specific parts of a resolved configuration: the db index is a number the client can send, the
- * client name has no spaces (CLIENT SETNAME refuses them), isolationLevel does not apply, and Sentinel options are
- * complete. Returns the Sentinel settings, or undefined for a direct connection.
+ * The Sentinel settings of a resolved configuration, or undefined for a direct connection. The rules are the engine's
+ * schema (redis-config.ts), which loading the configuration already ran: on a loaded configuration this never throws;
+ * on one made in code it throws the same ConfigurationError, naming the database by id.
  */
 export function checkRedisConfig(config: ResolvedDatabaseConfig): RedisSentinelSettings | undefined {
-  const field = (key: string) => `databases (${config.id}).${key}`;
-  const db = Number(config.database);
-  if (!Number.isSafeInteger(db) || db < 0) {
-    throw new ConfigurationError(field('database'), `"${config.database}" is not a Redis database index`, 'Use a number such as "0"');
-  }
-  if (/\s/.test(config.applicationName)) {
-    throw new ConfigurationError(field('applicationName'), `"${config.applicationName}" contains whitespace, which Redis CLIENT SETNAME refuses`, 'Use a name without spaces, e.g. "my-app"');
-  }
-  if (config.isolationLevel !== undefined) {
-    throw new ConfigurationError(field('isolationLevel'), 'does not apply to redis (MULTI/EXEC has no isolation levels)', 'Remove isolationLevel from this database');
-  }
-  const o = config.options;
-  if (o.sentinels === undefined && o.masterName === undefined) {
-    for (const key of ['sentinelUsername', 'sentinelPassword'] as const) {
-      if (o[key] !== undefined) throw new ConfigurationError(field(`options.${key}`), 'is given without options.sentinels', 'Add options.sentinels and options.masterName, or remove it');
-    }
-    return undefined;
-  }
-  if (!Array.isArray(o.sentinels) || o.sentinels.length === 0) {
-    throw new ConfigurationError(field('options.sentinels'), `expected a non-empty array of {host, port}, got ${describe(o.sentinels)}`, 'Give e.g. sentinels: [{host: "10.0.0.1", port: 26379}, ...] (use at least three sentinels in production)');
-  }
-  const sentinels = o.sentinels.map((entry: unknown, i: number) => {
-    const at = field(`options.sentinels[${i}]`);
-    if (!isPlainObject(entry)) throw new ConfigurationError(at, `expected {host, port}, got ${describe(entry)}`, 'Give {host: "10.0.0.1", port: 26379}');
-    const { host, port } = entry;
-    if (typeof host !== 'string' || host.trim() === '') throw new ConfigurationError(`${at}.host`, `expected a host name, got ${describe(host)}`, 'Give the sentinel host as a string');
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new ConfigurationError(`${at}.port`, `expected an integer port, got ${describe(port)}`, 'Use a port between 1 and 65535 (Sentinel listens on 26379 by default)');
-    }
-    for (const key of Object.keys(entry)) {
-      if (key !== 'host' && key !== 'port') throw new ConfigurationError(`${at}.${key}`, 'is not a known field', 'Known fields: host, port');
-    }
-    return Object.freeze({ host, port });
-  });
-  if (typeof o.masterName !== 'string' || o.masterName.trim() === '') {
-    throw new ConfigurationError(field('options.masterName'), `expected the name Sentinel monitors the master under, got ${describe(o.masterName)}`, 'Give e.g. masterName: "mymaster" (the name in "sentinel monitor <name> ...")');
-  }
-  for (const key of ['sentinelUsername', 'sentinelPassword'] as const) {
-    if (o[key] !== undefined && typeof o[key] !== 'string') throw new ConfigurationError(field(`options.${key}`), `expected a string, got ${typeof o[key]}`, `Write ${key} as a string`);
-  }
-  const sentinelPassword = o.sentinelPassword as string | undefined;
-  return Object.freeze({ sentinels: Object.freeze(sentinels), masterName: o.masterName, sentinelUsername: o.sentinelUsername as string | undefined, sentinelPassword });
+  return engineSettings(redisConfig, config);
 }
 
 /** datakeep's ssl setting as the options ioredis hands to `tls.connect`. */

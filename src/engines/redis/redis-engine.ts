@@ -1,5 +1,6 @@
 import { LeaseLock } from '../../locks/lease-lock.js';
 import type { EngineDefinition } from '../engine-definition.js';
+import { redisConfig } from './redis-config.js';
 import type { RedisAdapter } from './redis-adapter.js';
 import { RedisLastResource } from './redis-last-resource.js';
 import { RedisLeaseStore } from './redis-lease-store.js';
@@ -14,7 +15,8 @@ export const redisEngine: EngineDefinition = {
   defaultDatabase: '0',
   sql: false,
   networked: true,
-  optionKeys: ['sentinels', 'masterName', 'sentinelUsername', 'sentinelPassword'],
+  optionKeys: redisConfig.optionKeys,
+  config: redisConfig,
   create: async (config, deps) => {
     const { RedisAdapter } = await import('./redis-adapter.js');
     return new RedisAdapter(config, deps);

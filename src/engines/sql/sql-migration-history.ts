@@ -34,7 +34,11 @@ export class SqlMigrationHistory implements MigrationHistory {
       applied_by varchar(200) NOT NULL,
       datakeep_version varchar(32) NOT NULL,
       error text
-    )`);
+    )`).catch((error: unknown) => {
+      // Two runners creating the table at once: PostgreSQL's IF NOT EXISTS does not cover the race, and the loser gets
+      // a unique violation on its catalog (or duplicate_table) once the winner committed, so the table exists.
+      if (!(pg && error instanceof QueryError && (error.sqlState === '23505' || error.sqlState === '42P07'))) throw error;
+    });
     // A table of the same name written by another tool would make every later query fail obscurely.
     const probe = await this.adapter.query(`SELECT id, version, name, kind, checksum, status, started_at, finished_at, duration_ms, applied_by, datakeep_version, error FROM ${this.table} WHERE 1 = 0`).catch((cause: unknown) => {
       throw new ConfigurationError('migrations.tableName', `table ${this.table} exists but is not a datakeep migration history (${(cause as Error).message})`, 'Choose another tableName, or migrate that tool\'s history first (baseline)', { cause });

@@ -15,6 +15,7 @@ import { completePostgresBackup } from './complete-postgres-backup.js';
 import { checkArchiving } from './check-archiving.js';
 import type { PostgresBackupProgress, PostgresBackupResult } from './postgres-backup-result.js';
 import { readServerFacts, type ServerFacts } from './server-facts.js';
+import { MAX_WORKERS } from '../../../config/worker-limit.js';
 
 export interface PostgresBackupOptions {
   /** SQL access to the server, for pg_backup_start/pg_backup_stop on one session (superuser or pg_backup_start rights). */
@@ -74,8 +75,8 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
   if (!['full', 'differential', 'incremental'].includes(type)) {
     throw new UsageError('type', `"${String(type)}" is not a backup type; use full, differential or incremental`);
   }
-  const workers = options.workers ?? Math.max(2, cpus().length);
-  if (!Number.isInteger(workers) || workers < 1) throw new UsageError('workers', `expected an integer >= 1, got ${String(workers)}`);
+  const workers = options.workers ?? Math.min(MAX_WORKERS, Math.max(2, cpus().length));
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new UsageError('workers', `expected an integer from 1 to ${MAX_WORKERS}, got ${String(workers)}`);
   const dataDirectory = await realpath(options.dataDirectory).catch((error: unknown) => {
     throw new UsageError('dataDirectory', `"${options.dataDirectory}" cannot be read (${(error as Error).message}); give the server's data directory, or back up over the replication protocol with backupPostgresStream`, { cause: error });
   });

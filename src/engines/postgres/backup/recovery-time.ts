@@ -1,4 +1,5 @@
 import { UsageError } from '../../../errors/index.js';
+import { isTimeZone } from '../../../config/time-zone.js';
 
 export interface RecoveryInstant {
   /** Microseconds since 1970-01-01T00:00:00Z. */
@@ -183,22 +184,24 @@ const zoneCache = new Map<string, NamedZone | null>();
 function namedZone(name: string): NamedZone | undefined {
   let cached = zoneCache.get(name);
   if (cached === undefined) {
-    try {
-      const format = new Intl.DateTimeFormat('en-US', {
-        timeZone: name,
-        hourCycle: 'h23',
-        era: 'short',
-        year: 'numeric',
-        month: 'numeric',
-        day: 'numeric',
-        hour: 'numeric',
-        minute: 'numeric',
-        second: 'numeric',
-      });
-      cached = { kind: 'named', name, format };
-    } catch {
-      cached = null;
-    }
+    // Which names are zones is decided in one place (config/time-zone.ts); this only builds the formatter.
+    cached = isTimeZone(name)
+      ? {
+          kind: 'named',
+          name,
+          format: new Intl.DateTimeFormat('en-US', {
+            timeZone: name,
+            hourCycle: 'h23',
+            era: 'short',
+            year: 'numeric',
+            month: 'numeric',
+            day: 'numeric',
+            hour: 'numeric',
+            minute: 'numeric',
+            second: 'numeric',
+          }),
+        }
+      : null;
     zoneCache.set(name, cached);
   }
   return cached ?? undefined;

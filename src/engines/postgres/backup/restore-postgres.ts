@@ -21,6 +21,7 @@ export const RESTORE_PASSPHRASE_FILE = 'datakeep_restore_passphrase';
 
 export type { RestoreProgress as PostgresRestoreProgress } from '../../../backup/backup-types.js';
 import type { RestoreProgress as PostgresRestoreProgress } from '../../../backup/backup-types.js';
+import { MAX_WORKERS } from '../../../config/worker-limit.js';
 
 export interface PostgresRestoreOptions {
   repository: Repository;
@@ -108,8 +109,8 @@ export interface PostgresRestoreResult {
 export async function restorePostgres(options: PostgresRestoreOptions): Promise<PostgresRestoreResult> {
   const { repository } = options;
   const to = resolve(options.to);
-  const workers = options.workers ?? Math.max(2, cpus().length);
-  if (!Number.isInteger(workers) || workers < 1) throw new UsageError('workers', `expected an integer >= 1, got ${String(workers)}`);
+  const workers = options.workers ?? Math.min(MAX_WORKERS, Math.max(2, cpus().length));
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new UsageError('workers', `expected an integer from 1 to ${MAX_WORKERS}, got ${String(workers)}`);
   const destinationExists = await checkRestoreDestination(to);
   const asRoot = process.getuid?.() === 0;
   const serverUser = asRoot && !options.owner ? serverOsUser(options.start?.osUser ?? 'postgres') : undefined;

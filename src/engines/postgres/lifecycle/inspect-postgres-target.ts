@@ -1,6 +1,6 @@
 import type { SqlDatabaseAdapter } from '../../../adapters/database-adapter.js';
 import { DataLifecycleError, QueryError } from '../../../errors/index.js';
-import { closestNames } from '../../../util/closest-names.js';
+import { closestName } from '../../../config/closest-name.js';
 import type { BoundPolicy, PartitionInfo, TargetInspection } from '../../../lifecycle/lifecycle-part.js';
 
 /** A table as the PostgreSQL lifecycle driver uses it: quoted names and types, ready to go into statements. */
@@ -35,8 +35,8 @@ export async function inspectPostgresTarget(adapter: SqlDatabaseAdapter, policy:
           AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) AND $1::int = 1 LIMIT 5000`,
       [1],
     );
-    const near = closestNames(bare, tables.map((t) => t.relname));
-    throw new DataLifecycleError('unknown-target', policy.name, `table "${name}" does not exist in ${adapter.id}${near.length ? `; did you mean ${near.map((n) => `"${n}"`).join(' or ')}?` : ''}; check "table" (schema.table for another schema than the search path)`);
+    const near = closestName(bare, tables.map((t) => t.relname));
+    throw new DataLifecycleError('unknown-target', policy.name, `table "${name}" does not exist in ${adapter.id}${near ? `; did you mean "${near}"?` : ''}; check "table" (schema.table for another schema than the search path)`);
   }
   const columns = await adapter.query<{ name: string; quoted: string; type: string; generated: boolean }>(
     `SELECT attname AS name, quote_ident(attname) AS quoted, format_type(atttypid, atttypmod) AS type, attgenerated <> '' AS generated

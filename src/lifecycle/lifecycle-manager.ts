@@ -196,7 +196,8 @@ export class LifecycleManager {
     const config = this.config();
     if (policy.action === 'archive' || (await new LifecycleLedger(state).pending(policy.name)).length > 0) {
       const path = join(repositories.destination(config.archive.destination), adapter.id);
-      archive = { path, repository: await repositories.openOrInit(path, await repositories.passphrase({}), { workers: undefined, compression: true, owner: undefined }) };
+      // One worker: an archive is one small batch, and the run must leave the cores to the application.
+      archive = { path, repository: await repositories.openOrInit(path, await repositories.passphrase({}), { workers: 1, compression: true, owner: undefined }) };
     }
     const started = Date.now();
     this.context().logger.log('info', 'lifecycle run started', { policy: policy.name, database: adapter.id, action: policy.action });

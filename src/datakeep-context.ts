@@ -3,6 +3,7 @@ import type { DatakeepConfig, ResolvedDatakeepConfig } from './config/datakeep-c
 import type { DatabaseConfig } from './config/database-config.js';
 import { loadConfig, resolveConfigObject } from './config/load-config.js';
 import { LifecycleError } from './errors/index.js';
+import type { MetricsRegistry } from './metrics/metrics-registry.js';
 import { StateStore } from './state/state-store.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
 import { createStderrLogger, redactingLogger, type Logger } from './util/logger.js';
@@ -38,7 +39,7 @@ export class DatakeepContext {
     return options.config !== undefined ? resolveConfigObject(options.config, 'DataManager options.config') : loadConfig({ file: options.configFile });
   }
 
-  static async open(configs: readonly (DatabaseConfig | string)[] | undefined, options: DataManagerOptions): Promise<DatakeepContext> {
+  static async open(configs: readonly (DatabaseConfig | string)[] | undefined, options: DataManagerOptions, metrics?: MetricsRegistry): Promise<DatakeepContext> {
     let config: ResolvedDatakeepConfig;
     if (configs !== undefined) {
       config = resolveConfigObject({ ...options.config, databases: configs }, 'initialize(configs)');
@@ -48,7 +49,7 @@ export class DatakeepContext {
       config = loadConfig({ file: options.configFile });
     }
     const logger = redactingLogger(options.logger ?? createStderrLogger(config.logLevel));
-    const registry = await AdapterRegistry.open(config.databases, logger);
+    const registry = await AdapterRegistry.open(config.databases, logger, metrics);
     return new DatakeepContext(config, registry, logger);
   }
 

@@ -4,9 +4,12 @@ import type { MigrationPart } from '../migrations/migration-part.js';
 import type { TransactionPart } from '../transactions/transaction-part.js';
 import type { BackupDriver } from '../backup/backup-driver.js';
 import type { Logger } from '../util/logger.js';
+import type { MetricsRegistry } from '../metrics/metrics-registry.js';
 
 export interface AdapterDependencies {
   readonly logger: Logger;
+  /** The DataManager's metrics registry; an adapter built without one keeps its instruments to itself. */
+  readonly metrics?: MetricsRegistry;
 }
 
 /**

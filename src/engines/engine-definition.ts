@@ -3,14 +3,10 @@ import type { DatabaseType, ResolvedDatabaseConfig } from '../config/database-co
 import type { MigrationPart } from '../migrations/migration-part.js';
 import type { TransactionPart } from '../transactions/transaction-part.js';
 import type { BackupDriver } from '../backup/backup-driver.js';
-import type { Logger } from '../util/logger.js';
-import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import type { AdapterContext } from '../adapters/adapter-core.js';
 
-export interface AdapterDependencies {
-  readonly logger: Logger;
-  /** The DataManager's metrics registry; an adapter built without one keeps its instruments to itself. */
-  readonly metrics?: MetricsRegistry;
-}
+/** What an adapter receives besides its configuration: the logger and the DataManager's metrics registry. */
+export type AdapterDependencies = AdapterContext;
 
 /**
  * The parts of datakeep's subsystems an engine implements, each in the engine's own folder. A subsystem asks for the

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CircuitOpenError, ConnectionError, QueryError, TimeoutError } from '../../src/errors/index.js';
+import { probeHealth, type HealthContext } from '../../src/adapters/adapter-health.js';
+import type { AdapterHooks } from '../../src/adapters/adapter-hooks.js';
+import { CircuitOpenError, ConnectionError, LifecycleError, QueryError, TimeoutError } from '../../src/errors/index.js';
 import { DurationBuckets } from '../../src/metrics/duration-buckets.js';
 import { CircuitBreaker } from '../../src/resilience/circuit-breaker.js';
 import { ConnectRetry, isRetriableConnectFailure } from '../../src/resilience/connect-retry.js';
@@ -130,5 +132,48 @@ describe('DurationBuckets', () => {
     assert.equal(h.count, 8);
     assert.ok(Math.abs(h.sumSeconds - 0.01) < 1e-12);
     assert.deepEqual(new DurationBuckets().export(0).buckets.map((b) => b.count), [0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe('probeHealth (the health wrapper of every adapter)', () => {
+  const context = (overrides: Partial<HealthContext> = {}): HealthContext => ({ adapterId: 'db', type: 'fake', timeoutMs: 200, connected: true, assertConnected: () => undefined, ...overrides });
+  const hooks = (overrides: Partial<AdapterHooks> = {}): AdapterHooks => ({
+    open: async () => undefined,
+    shutdown: async () => undefined,
+    probe: async () => ({ serverVersion: '1.0' }),
+    connections: () => ({ active: 1, idle: 2, waiting: 0, total: 3, max: 10 }),
+    mapConnectError: (raw) => new ConnectionError('db', String(raw)),
+    mapError: (raw) => new QueryError('db', `mapped: ${String(raw)}`),
+    ...overrides,
+  });
+
+  it('healthy with the probe\'s facts, timing and pool; degraded when callers wait or the probe is slow', async () => {
+    const ok = await probeHealth(context(), hooks());
+    assert.equal(ok.status, 'healthy');
+    assert.equal(ok.serverVersion, '1.0');
+    assert.deepEqual(ok.pool, { total: 3, idle: 2, waiting: 0 });
+    assert.ok(ok.latency >= 0 && ok.checkedAt instanceof Date);
+    const waiting = await probeHealth(context(), hooks({ connections: () => ({ active: 10, idle: 0, waiting: 4, total: 10, max: 10 }), poolLabel: 'dedicated pool of 10' }));
+    assert.equal(waiting.status, 'degraded');
+    assert.deepEqual(waiting.reasons, ['4 callers waiting for a connection (dedicated pool of 10 exhausted)']);
+    const slow = await probeHealth(context(), hooks({ probe: async () => ({ latency: 1500, latencyLabel: 'PING', reasons: ['loading'] }) }));
+    assert.equal(slow.status, 'degraded');
+    assert.deepEqual(slow.reasons, ['loading', 'PING took 1500 ms']);
+    assert.equal(slow.latency, 1500);
+  });
+
+  it('answers within the timeout when the server hangs, and never throws', async () => {
+    const started = Date.now();
+    const hung = await probeHealth(context(), hooks({ probe: () => new Promise(() => undefined) }));
+    assert.ok(Date.now() - started < 2000);
+    assert.equal(hung.status, 'unhealthy');
+    assert.equal(hung.error?.code, 'DK_TIMEOUT');
+    assert.match(hung.reasons[0]!, /health probe got no reply within 200 ms/);
+    const failed = await probeHealth(context(), hooks({ probe: () => Promise.reject(new Error('socket hang up')) }));
+    assert.equal(failed.status, 'unhealthy');
+    assert.deepEqual(failed.error, { code: 'DK_QUERY', message: 'db: mapped: Error: socket hang up' });
+    const closed = await probeHealth(context({ connected: false, assertConnected: () => { throw new LifecycleError('db: the adapter is closed'); } }), hooks());
+    assert.equal(closed.error?.code, 'DK_LIFECYCLE');
+    assert.deepEqual(closed.pool, { total: 0, idle: 0, waiting: 0 });
   });
 });

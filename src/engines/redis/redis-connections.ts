@@ -1,9 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { AdapterCore } from '../../adapters/adapter-core.js';
 import type { ConnectionStats } from '../../adapters/adapter-hooks.js';
-import { ConnectionError } from '../../errors/index.js';
+import { ConnectionError, TimeoutError } from '../../errors/index.js';
 import { withTimeout } from '../../resilience/with-timeout.js';
-import { TimeoutError } from '../../errors/index.js';
 import type { Logger } from '../../util/logger.js';
 import { DedicatedConnectionPool } from './dedicated-connection-pool.js';
 import { redisErrorPrefix } from './map-redis-error.js';

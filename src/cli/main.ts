@@ -1,15 +1,23 @@
 import { Command, Help } from 'commander';
 import { DATAKEEP_VERSION } from '../util/datakeep-version.js';
-import { registerBackupCommands } from './backup-commands.js';
 import { processIo, type CliIo } from './cli-io.js';
 import type { CliRuntime } from './command-context.js';
-import { registerDatabaseCommands } from './database-commands.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { registerMigrateCommands } from './migrate-commands.js';
 import { handleParseFailures, ParseStop } from './parse-failure.js';
 import { reportError } from './report-error.js';
-import { registerTxCommands } from './tx-commands.js';
-import { registerWalCommands } from './wal-commands.js';
+
+type Register = (program: Command, runtime: CliRuntime) => void;
+
+/** The command groups, in the order of the help; each file registers its commands, options, arguments and help. */
+const GROUPS: readonly (() => Promise<Register>)[] = [
+  async () => (await import('./database-commands.js')).registerDatabaseCommands,
+  async () => (await import('./migrate-commands.js')).registerMigrateCommands,
+  async () => (await import('./backup-commands.js')).registerBackupCommands,
+  async () => (await import('./wal-commands.js')).registerWalCommands,
+  async () => (await import('./tx-commands.js')).registerTxCommands,
+];
+/** PostgreSQL runs `datakeep wal push|get` once per WAL segment: that command line loads its own group only. */
+const WAL_ONLY = [GROUPS[3]!];
 
 const EXIT_CODES = `
 Exit codes: 0 ok; 1 the command ran and found a failure (an unhealthy database, a
@@ -27,8 +35,8 @@ const help = new Help();
 const subcommandTerm = (c: Command): string => (c.commands.length === 1 ? `${c.name()} ${help.subcommandTerm(c.commands[0]!)}` : c.commands.length ? `${c.name()} <command>` : help.subcommandTerm(c));
 const subcommandDescription = (c: Command): string => (c.commands.length === 1 ? c.commands[0]!.description() : c.commands.length ? `${c.description()}: ${c.commands.map((s) => s.name()).join(', ')}` : c.description());
 
-/** The whole command line: each command group registers its own commands, options, arguments and help. */
-export function buildProgram(runtime: CliRuntime): Command {
+/** The command line: the program, its global options and help, and the command groups (`groups`, default all). */
+export async function buildProgram(runtime: CliRuntime, groups = GROUPS): Promise<Command> {
   const program = new Command('datakeep')
     .description("keeps an application's data safe across PostgreSQL, MongoDB, Redis and MariaDB")
     .version(DATAKEEP_VERSION, '-V, --version', 'print the version of datakeep')
@@ -38,11 +46,7 @@ export function buildProgram(runtime: CliRuntime): Command {
     .helpOption('-h, --help', 'show the help of a command')
     .configureHelp({ showGlobalOptions: true, subcommandTerm, subcommandDescription })
     .addHelpText('after', EXIT_CODES);
-  registerDatabaseCommands(program, runtime);
-  registerMigrateCommands(program, runtime);
-  registerBackupCommands(program, runtime);
-  registerWalCommands(program, runtime);
-  registerTxCommands(program, runtime);
+  for (const register of await Promise.all(groups.map((load) => load()))) register(program, runtime);
   handleParseFailures(program, runtime.io);
   return program;
 }
@@ -54,7 +58,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
 
 /** runCli with the environment given (runWalCommand's seam). */
 export async function runProgram(argv: readonly string[], runtime: CliRuntime): Promise<number> {
-  const program = buildProgram(runtime);
+  const program = await buildProgram(runtime, argv[0] === 'wal' ? WAL_ONLY : GROUPS);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return runtime.exitCode;

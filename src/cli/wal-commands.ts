@@ -7,7 +7,7 @@ import { assertOwnerRuns } from './assert-owner-runs.js';
 import { toJson } from './cli-io.js';
 import { runs, type CliRuntime, type CommandContext } from './command-context.js';
 import { checkDirectoryArgument } from './directory-argument.js';
-import { setUsageExitCode } from './parse-failure.js';
+import { ParseStop, setUsageExitCode } from './parse-failure.js';
 
 interface WalFlags {
   repo?: string;
@@ -38,6 +38,8 @@ const REPOSITORY = 'the repository directory (DESTINATION/<database id>)';
 export function registerWalCommands(program: Command, runtime: CliRuntime): void {
   const wal = program.command('wal')
     .description('the WAL archive, for archive_command and restore_command')
+    // They read no configuration: --config and --db would only mislead.
+    .configureHelp({ showGlobalOptions: false })
     .addHelpText('after', `
 Exit codes, as PostgreSQL reads them: 0 ok; 1 a failure, or for get: not in the
 archive (recovery ends there), for check: a gap or damage; 2 bad usage; 255 any
@@ -46,8 +48,11 @@ other failure of get, so that recovery stops instead of promoting early.`);
     const command = wal.command(name).description(description)
       .option('--repo <dir>', `${REPOSITORY} (or $DATAKEEP_REPO)`)
       .option('--passphrase-file <file>', "the repository's passphrase (or $DATAKEEP_REPO_PASSPHRASE / $DATAKEEP_REPO_PASSPHRASE_FILE)");
-    setUsageExitCode(command, name === 'get' ? WAL_EXIT.getError : WAL_EXIT.usage);
+    const usageCode = name === 'get' ? WAL_EXIT.getError : WAL_EXIT.usage;
+    setUsageExitCode(command, usageCode);
     command.action(runs(runtime, async (ctx, c) => {
+      const ignored = ctx.configFile !== undefined ? '--config' : ctx.db !== undefined ? '--db' : undefined;
+      if (ignored) throw new ParseStop(usageCode, new UsageError(ignored, `wal ${name} reads no configuration; give the repository with --repo and its passphrase with --passphrase-file`));
       try {
         return await action(ctx, c.opts<WalFlags>(), c.args);
       } catch (error) {
@@ -66,7 +71,7 @@ other failure of get, so that recovery stops instead of promoting early.`);
   sub('get', "fetch one segment: restore_command = 'datakeep wal get %f \"%p\" --repo DIR' (exit 1: not in the archive; 255: any other failure)", WAL_EXIT.getError, get)
     .argument('<name>', 'the segment or history file name (%f)')
     .argument('<dest>', 'where to write it (%p)');
-  sub('check', 'prove the archive has no gap: read and authenticate every segment (exit 1 on a gap or damage)', WAL_EXIT.usage, check)
+  sub('check', 'prove the archive has no gap: read and authenticate every segment (exit 1 on a gap or damage; --json prints the report)', WAL_EXIT.usage, check)
     .option('--from <segment|lsn>', 'first segment to check (default: the oldest archived)')
     .option('--to <segment|lsn>', 'last segment to check (default: the newest archived)')
     .option('--timeline <n>', 'the timeline to follow (default: the newest)')

@@ -131,6 +131,9 @@ describe('datakeep CLI errors (issue 10)', () => {
     assert.equal((await run(['wal', 'get', 'only-one-argument'])).code, 255, 'restore_command must not read a usage error as "not in the archive"');
     assert.equal((await run(['wal', 'push'])).code, 2);
     assert.equal((await run(['wal', 'check', '--bogus'])).code, 2);
+    const configured = await run(['wal', 'get', '000000010000000000000001', 'x', '--config', 'datakeep.config.json']);
+    assert.equal(configured.code, 255);
+    assert.match(configured.io.stderr[0]!, /--config: wal get reads no configuration/);
   });
 
   it('docs/cli.md documents every command and every option', async () => {
@@ -145,7 +148,7 @@ describe('datakeep CLI errors (issue 10)', () => {
         visit(sub, subPath);
       }
     };
-    visit(buildProgram({ io: captureIo(), env: {}, exitCode: 0 }), '');
+    visit(await buildProgram({ io: captureIo(), env: {}, exitCode: 0 }), '');
     assert.deepEqual(missing, []);
   });
 });

@@ -8,16 +8,18 @@ import { reportError } from './report-error.js';
 
 type Register = (program: Command, runtime: CliRuntime) => void;
 
+const walGroup = async (): Promise<Register> => (await import('./wal-commands.js')).registerWalCommands;
+
 /** The command groups, in the order of the help; each file registers its commands, options, arguments and help. */
 const GROUPS: readonly (() => Promise<Register>)[] = [
   async () => (await import('./database-commands.js')).registerDatabaseCommands,
   async () => (await import('./migrate-commands.js')).registerMigrateCommands,
   async () => (await import('./backup-commands.js')).registerBackupCommands,
-  async () => (await import('./wal-commands.js')).registerWalCommands,
+  walGroup,
   async () => (await import('./tx-commands.js')).registerTxCommands,
 ];
 /** PostgreSQL runs `datakeep wal push|get` once per WAL segment: that command line loads its own group only. */
-const WAL_ONLY = [GROUPS[3]!];
+const WAL_ONLY = [walGroup];
 
 const EXIT_CODES = `
 Exit codes: 0 ok; 1 the command ran and found a failure (an unhealthy database, a

@@ -115,12 +115,13 @@ const get: WalAction = async (ctx, flags, [name, dest]) => {
 };
 
 const check: WalAction = async (ctx, flags) => {
+  if (flags.timeline !== undefined && !/^[1-9]\d*$/.test(flags.timeline)) throw new UsageError('--timeline', `"${flags.timeline}" is not a timeline; give a positive number, e.g. 2`);
   const repository = await openWalRepository(ctx, flags);
   const { walCheck } = await import('../engines/postgres/backup/wal-check.js');
   const report = await walCheck(repository, {
     from: flags.from,
     to: flags.to,
-    timeline: flags.timeline === undefined ? undefined : Number.parseInt(flags.timeline, 10),
+    timeline: flags.timeline === undefined ? undefined : Number(flags.timeline),
     authenticate: flags.namesOnly !== true,
   }).finally(() => repository.close());
   if (ctx.json) ctx.io.out(JSON.stringify(report));

@@ -131,6 +131,10 @@ describe('datakeep CLI errors (issue 10)', () => {
     assert.equal((await run(['wal', 'get', 'only-one-argument'])).code, 255, 'restore_command must not read a usage error as "not in the archive"');
     assert.equal((await run(['wal', 'push'])).code, 2);
     assert.equal((await run(['wal', 'check', '--bogus'])).code, 2);
+    // It used to read "abc" as timeline NaN and report the archive complete, exit 0.
+    const timeline = await run(['wal', 'check', '--timeline', 'abc', '--repo', dir]);
+    assert.equal(timeline.code, 2);
+    assert.match(timeline.io.stderr[0]!, /--timeline: "abc" is not a timeline/);
     const configured = await run(['wal', 'get', '000000010000000000000001', 'x', '--config', 'datakeep.config.json']);
     assert.equal(configured.code, 255);
     assert.match(configured.io.stderr[0]!, /--config: wal get reads no configuration/);

@@ -212,7 +212,7 @@ async function bundleWalCommand(): Promise<string> {
   const outDir = join(ROOT, 'node_modules', '.cache', 'datakeep-bench');
   mkdirSync(outDir, { recursive: true });
   const entry = join(outDir, 'wal-entry.ts');
-  writeFileSync(entry, `import { runWalCommand } from '${join(ROOT, 'src/engines/postgres/backup/wal-command.ts')}';\nprocess.exitCode = await runWalCommand(process.argv.slice(2));\n`);
+  writeFileSync(entry, `import { runWalCommand } from '${join(ROOT, 'src/cli/run-wal-command.ts')}';\nprocess.exitCode = await runWalCommand(process.argv.slice(2));\n`);
   const out = join(outDir, 'wal-command.mjs');
   await execFileAsync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [entry, '--bundle', '--platform=node', '--format=esm', '--packages=external', `--outfile=${out}`]);
   return out;

@@ -3,6 +3,7 @@ import type { DatabaseMetrics } from './adapters/database-metrics.js';
 import type { HealthStatus } from './adapters/health-status.js';
 import type { DatabaseConfig } from './config/database-config.js';
 import { ContextHolder, DatakeepContext, type DataManagerOptions } from './datakeep-context.js';
+import { MetricsRegistry } from './metrics/metrics-registry.js';
 import { Monitoring } from './monitoring/monitoring.js';
 import type { SystemValidation } from './monitoring/system-validation.js';
 import type { StateStore } from './state/state-store.js';
@@ -29,8 +30,10 @@ import type { Logger } from './util/logger.js';
 export class DataManager {
   readonly #holder = new ContextHolder();
   readonly #options: DataManagerOptions;
+  /** This DataManager's Prometheus metrics: a registry of its own, never prom-client's global one. */
+  readonly #metrics = new MetricsRegistry();
   readonly transactions = new TransactionManager(() => this.#holder.get());
-  readonly monitoring = new Monitoring(() => this.#holder.get().registry, () => this.transactions.validate(), () => this.lifecycle.validate());
+  readonly monitoring = new Monitoring(() => this.#holder.get().registry, [() => this.transactions.validate(), () => this.lifecycle.validate()], this.#metrics);
   readonly migrations = new MigrationManager(() => this.#holder.get());
   readonly lifecycle = new LifecycleManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options));
   readonly backups = new BackupManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options), () => this.#logger());
@@ -46,7 +49,7 @@ export class DataManager {
    * If any database cannot be reached, the ones already opened are closed again and the error is thrown.
    */
   initialize(configs?: readonly (DatabaseConfig | string)[]): Promise<void> {
-    return this.#holder.initialize(() => DatakeepContext.open(configs, this.#options));
+    return this.#holder.initialize(() => DatakeepContext.open(configs, this.#options, this.#metrics));
   }
 
   /** Rows of a statement on the default SQL database; `?` placeholders. */

@@ -3,6 +3,7 @@ import type { DatakeepConfig, ResolvedDatakeepConfig } from './config/datakeep-c
 import type { DatabaseConfig } from './config/database-config.js';
 import { loadConfig, resolveConfigObject } from './config/load-config.js';
 import { LifecycleError } from './errors/index.js';
+import type { MetricsRegistry } from './metrics/metrics-registry.js';
 import { StateStore } from './state/state-store.js';
 import { JobScheduler } from './scheduler/job-scheduler.js';
 import { createStderrLogger, redactingLogger, type Logger, type LogLevel } from './util/logger.js';
@@ -46,7 +47,7 @@ export class DatakeepContext {
     return options.logger ? redactingLogger(options.logger) : createStderrLogger(logLevel);
   }
 
-  static async open(configs: readonly (DatabaseConfig | string)[] | undefined, options: DataManagerOptions): Promise<DatakeepContext> {
+  static async open(configs: readonly (DatabaseConfig | string)[] | undefined, options: DataManagerOptions, metrics?: MetricsRegistry): Promise<DatakeepContext> {
     let config: ResolvedDatakeepConfig;
     if (configs !== undefined) {
       config = resolveConfigObject({ ...options.config, databases: configs }, 'initialize(configs)');
@@ -56,7 +57,7 @@ export class DatakeepContext {
       config = loadConfig({ file: options.configFile });
     }
     const logger = DatakeepContext.logger(options, config.logLevel);
-    const registry = await AdapterRegistry.open(config.databases, logger);
+    const registry = await AdapterRegistry.open(config.databases, logger, metrics);
     return new DatakeepContext(config, registry, logger);
   }
 

@@ -1,6 +1,7 @@
 import type { ResolvedDatabaseConfig } from '../config/database-config.js';
 import { ConfigurationError, UnknownAdapterError } from '../errors/index.js';
 import { getEngine } from '../engines/engine-registry.js';
+import type { MetricsRegistry } from '../metrics/metrics-registry.js';
 import type { Logger } from '../util/logger.js';
 import type { DatabaseAdapter } from './database-adapter.js';
 
@@ -12,12 +13,15 @@ export class AdapterRegistry {
   readonly #adapters = new Map<string, DatabaseAdapter>();
   #defaultSqlId: string | undefined;
 
-  /** Creates and connects every adapter; if one fails, closes those already open and rethrows (nothing half-done). */
-  static async open(configs: readonly ResolvedDatabaseConfig[], logger: Logger): Promise<AdapterRegistry> {
+  /**
+   * Creates and connects every adapter; if one fails, closes those already open and rethrows (nothing half-done).
+   * `metrics` is the DataManager's registry the adapters record into.
+   */
+  static async open(configs: readonly ResolvedDatabaseConfig[], logger: Logger, metrics?: MetricsRegistry): Promise<AdapterRegistry> {
     const registry = new AdapterRegistry();
     try {
       for (const config of configs) {
-        const adapter = await getEngine(config.type).create(config, { logger });
+        const adapter = await getEngine(config.type).create(config, { logger, metrics });
         registry.#adapters.set(config.id, adapter);
       }
       await Promise.all([...registry.#adapters.values()].map((a) => a.connect()));

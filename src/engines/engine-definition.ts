@@ -5,11 +5,10 @@ import type { MigrationPart } from '../migrations/migration-part.js';
 import type { TransactionPart } from '../transactions/transaction-part.js';
 import type { BackupDriver } from '../backup/backup-driver.js';
 import type { LifecycleDriver } from '../lifecycle/lifecycle-part.js';
-import type { Logger } from '../util/logger.js';
+import type { AdapterContext } from '../adapters/adapter-core.js';
 
-export interface AdapterDependencies {
-  readonly logger: Logger;
-}
+/** What an adapter receives besides its configuration: the logger and the DataManager's metrics registry. */
+export type AdapterDependencies = AdapterContext;
 
 /**
  * The parts of datakeep's subsystems an engine implements, each in the engine's own folder. A subsystem asks for the

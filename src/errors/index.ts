@@ -1,6 +1,7 @@
 export { DatakeepError, type ErrorCode } from './datakeep-error.js';
 export { ConfigurationError } from './configuration-error.js';
 export { ConnectionError } from './connection-error.js';
+export { AuthenticationError } from './authentication-error.js';
 export { QueryError } from './query-error.js';
 export { TimeoutError, type TimeoutKind } from './timeout-error.js';
 export { CircuitOpenError } from './circuit-open-error.js';

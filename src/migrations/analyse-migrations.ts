@@ -1,4 +1,4 @@
-import { compareVersions } from './discover-migrations.js';
+import { compareMigrations, compareVersions } from './discover-migrations.js';
 import { latestByVersion } from './migration-history.js';
 import type { HistoryRecord, MigrationFile, MigrationStatusEntry, ValidationIssue } from './migration-types.js';
 
@@ -71,10 +71,14 @@ export function analyseMigrations(database: string, files: readonly MigrationFil
   return { database, pending, repeatable, outOfOrder, interrupted, issues, newestApplied, baseline, appliedCount, latest };
 }
 
-/** One line per known migration (files and history-only records), for `migrate status`. */
+/**
+ * One line per known migration (files and history-only records), for `migrate status`, in version order (repeatable
+ * ones last). `pending` is the analysis' own verdict, so the count matches what `migrate up` runs.
+ */
 export function statusEntries(analysis: MigrationAnalysis, files: readonly MigrationFile[]): MigrationStatusEntry[] {
   const out: MigrationStatusEntry[] = [];
   const seen = new Set<string>();
+  const pending = new Set([...analysis.pending, ...analysis.repeatable].map((f) => f.version));
   for (const file of files) {
     seen.add(file.version);
     const record = analysis.latest.get(file.version);
@@ -83,6 +87,7 @@ export function statusEntries(analysis: MigrationAnalysis, files: readonly Migra
       database: analysis.database, version: file.version, name: file.name, kind: file.kind,
       state: baselined || record?.kind === 'baseline' ? 'baselined' : record?.status ?? 'pending',
       changed: record?.status === 'applied' && record.checksum !== null && record.checksum !== file.checksum,
+      pending: pending.has(file.version),
       appliedAt: record?.status === 'applied' ? record.finishedAt : null,
       durationMs: record?.durationMs ?? null,
     });
@@ -92,8 +97,8 @@ export function statusEntries(analysis: MigrationAnalysis, files: readonly Migra
     out.push({
       database: analysis.database, version: record.version, name: record.name, kind: record.kind,
       state: record.kind === 'baseline' ? 'baselined' : record.status === 'applied' ? 'missing-file' : record.status,
-      changed: false, appliedAt: record.finishedAt, durationMs: record.durationMs,
+      changed: false, pending: false, appliedAt: record.finishedAt, durationMs: record.durationMs,
     });
   }
-  return out;
+  return out.sort(compareMigrations);
 }

@@ -115,6 +115,8 @@ export interface MigrationStatusEntry {
   /** `pending` when the database has no record; `changed` when applied and the file's checksum differs. */
   readonly state: MigrationStatus | 'pending' | 'missing-file' | 'baselined';
   readonly changed: boolean;
+  /** True when `migrate up` would run it: never run, failed, rolled back or interrupted; a changed repeatable file. */
+  readonly pending: boolean;
   readonly appliedAt: Date | null;
   readonly durationMs: number | null;
 }

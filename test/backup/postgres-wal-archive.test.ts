@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { initRepository, openRepository, type BackupRepository } from '../../src/repository/index.js';
-import { runWalCommand, WAL_EXIT, walCheck, walGet, walPush } from '../../src/engines/postgres/backup/index.js';
+import { WAL_EXIT, walCheck, walGet, walPush } from '../../src/engines/postgres/backup/index.js';
+import { runWalCommand } from '../../src/cli/run-wal-command.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'dk-walarchive-'));

@@ -1,4 +1,5 @@
 import {
+  AuthenticationError,
   ConnectionError,
   DatakeepError,
   LifecycleError,
@@ -140,10 +141,10 @@ export function mapMariadbError(adapterId: string, raw: unknown, phase: ErrorPha
   if (errno !== undefined && errno > 0 && errno < 45000) {
     const sqlState = err.sqlState ?? undefined;
     if (AUTH_ERRNOS.has(errno)) {
-      return new ConnectionError(adapterId, `authentication failed: ${text}. Check username and password (and the account's host part)`, { cause: raw });
+      return new AuthenticationError(adapterId, `authentication failed: ${text}. Check username and password (and the account's host part)`, { cause: raw });
     }
     if (errno === ER_DBACCESS_DENIED) {
-      return new ConnectionError(adapterId, `${text}. Grant the user access to database "${ctx.database}" or fix the database field`, { cause: raw });
+      return new AuthenticationError(adapterId, `${text}. Grant the user access to database "${ctx.database}" or fix the database field`, { cause: raw });
     }
     if (errno === ER_BAD_DB && phase === 'connect') {
       return new ConnectionError(adapterId, `${text}. Create it (CREATE DATABASE \`${ctx.database}\`) or fix the database field`, { cause: raw });

@@ -107,10 +107,9 @@ export class MariadbAdapter extends SqlAdapterBase<Connection> {
   }
 
   protected async open(): Promise<void> {
-    const c = this.config;
     // Prove the settings on one direct connection first (retried with backoff by the base while the server cannot be
     // reached), and learn whether the server is MariaDB or MySQL: the statement timeout variable depends on it.
-    const probe = await this.acquireRetrying(c.retryAttempts);
+    const probe = await this.openSession();
     try {
       this.#flavor = { mariadb: probe.info?.isMariaDB() ?? true, version: probe.serverVersion() };
     } finally {
@@ -122,7 +121,7 @@ export class MariadbAdapter extends SqlAdapterBase<Connection> {
     (pool as unknown as NodeJS.EventEmitter).on('error', (error: Error) => this.logger.log('warn', 'pool connection failed', { adapter: this.id, error: (error as { sqlMessage?: string }).sqlMessage ?? error.name }));
     this.#pool = pool;
     try {
-      const conn = await this.acquireRetrying(c.retryAttempts);
+      const conn = await this.openSession();
       this.#driver.release(conn, false);
     } catch (error) {
       this.#pool = undefined;
@@ -152,7 +151,7 @@ export class MariadbAdapter extends SqlAdapterBase<Connection> {
   }
 
   protected async probe() {
-    const conn = await this.acquireRetrying(0);
+    const conn = await this.probeSession();
     let broken = false;
     try {
       const row = (await this.#run(conn, 'SELECT VERSION() AS version, @@read_only AS read_only', undefined, undefined)).rows[0]!;
@@ -245,10 +244,11 @@ export class MariadbAdapter extends SqlAdapterBase<Connection> {
         const started = performance.now();
         try {
           const result = await this.#run(conn, text, params, commitLabel);
-          this.counters.recordQuery(started, false);
+          this.instruments.record(performance.now() - started);
           return result;
         } catch (error) {
-          this.counters.recordQuery(started, true);
+          this.instruments.record(performance.now() - started);
+          this.instruments.recordError((error as DatakeepError).code);
           throw error;
         }
       },

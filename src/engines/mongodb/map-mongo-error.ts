@@ -17,6 +17,7 @@ import {
   MongoTransactionError,
 } from 'mongodb';
 import {
+  AuthenticationError,
   ConfigurationError,
   ConnectionError,
   DatakeepError,
@@ -81,7 +82,7 @@ export function mapMongoError(adapterId: string, raw: unknown, phase: MongoError
   if (raw instanceof MongoServerError) {
     const code = typeof raw.code === 'number' ? raw.code : undefined;
     if (code === AUTHENTICATION_FAILED) {
-      return new ConnectionError(
+      return new AuthenticationError(
         adapterId,
         `authentication failed (${message}). Check username and password, and options.authSource: the database the user was created in ` +
           '(by default the URL path or the database field; users made by the Docker image\'s MONGO_INITDB_ROOT_USERNAME live in "admin")',

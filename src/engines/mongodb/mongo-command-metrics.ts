@@ -1,10 +1,12 @@
-import { AdapterCounters } from '../../metrics/adapter-counters.js';
+import { AdapterInstruments } from '../../metrics/adapter-instruments.js';
 
 /** The slice of the driver's CommandSucceededEvent / CommandFailedEvent this aggregation reads. */
 export interface CommandEventSlice {
   readonly commandName: string;
   /** Round trip in milliseconds, measured by the driver. */
   readonly duration: number;
+  /** CommandFailedEvent's error. */
+  readonly failure?: unknown;
 }
 
 /**
@@ -18,16 +20,19 @@ export const UNCOUNTED_COMMANDS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Turns command monitoring events (`monitorCommands: true`) into the query counters and latency window of
- * DatabaseMetrics. Every server round trip is one sample, so a find that needs getMore batches counts each batch:
+ * Turns command monitoring events (`monitorCommands: true`) into the adapter's instruments (operations, durations,
+ * errors by code). Every server round trip is one sample, so a find that needs getMore batches counts each batch:
  * that is what the server did, and what the latency percentiles should describe.
  */
 export class MongoCommandMetrics {
-  readonly counters: AdapterCounters;
-
-  constructor(counters: AdapterCounters = new AdapterCounters()) {
-    this.counters = counters;
-  }
+  /**
+   * @param errorCode the datakeep error code of a failed command's driver error (default DK_QUERY: the server
+   * answered with an error).
+   */
+  constructor(
+    readonly counters: AdapterInstruments = new AdapterInstruments(),
+    private readonly errorCode: (failure: unknown) => string = () => 'DK_QUERY',
+  ) {}
 
   onSucceeded(event: CommandEventSlice): void {
     this.record(event, false);
@@ -39,9 +44,10 @@ export class MongoCommandMetrics {
 
   private record(event: CommandEventSlice, failed: boolean): void {
     if (UNCOUNTED_COMMANDS.has(event.commandName)) return;
-    this.counters.queriesTotal += 1;
-    if (failed) this.counters.queriesFailed += 1;
+    const c = this.counters;
+    c.operations += 1;
+    if (failed) c.recordError(this.errorCode(event.failure));
     const ms = Number(event.duration);
-    if (Number.isFinite(ms) && ms >= 0) this.counters.latency.record(ms);
+    if (Number.isFinite(ms) && ms >= 0) c.observe(ms);
   }
 }

@@ -1,4 +1,4 @@
-import { ConnectionError, DatakeepError, QueryError, TimeoutError } from '../../errors/index.js';
+import { AuthenticationError, ConnectionError, DatakeepError, QueryError, TimeoutError } from '../../errors/index.js';
 import type { ErrorPhase } from '../sql/sql-adapter-base.js';
 
 interface PgLikeError {
@@ -34,7 +34,7 @@ export function mapPostgresError(adapterId: string, raw: unknown, phase: ErrorPh
       return new TimeoutError('statement', `${adapterId}: statement cancelled (statement timeout${timeouts.statement ? ` ${timeouts.statement} ms` : ''} or cancel request)`, { timeoutMs: timeouts.statement, cause: raw });
     }
     if (code === '28P01') {
-      return new ConnectionError(adapterId, `authentication failed: ${message}. Check username and password`, { cause: raw });
+      return new AuthenticationError(adapterId, `authentication failed: ${message}. Check username and password`, { cause: raw });
     }
     if (code === '28000') {
       // 28000 covers both bad credentials and pg_hba.conf refusals; the server's text is the only way to tell them
@@ -44,7 +44,7 @@ export function mapPostgresError(adapterId: string, raw: unknown, phase: ErrorPh
         : /pg_hba\.conf/i.test(message)
           ? 'Add a pg_hba.conf entry for this host, user and database on the server'
           : 'Check username and password';
-      return new ConnectionError(adapterId, `connection refused by the server: ${message}. ${hint}`, { cause: raw });
+      return new AuthenticationError(adapterId, `connection refused by the server: ${message}. ${hint}`, { cause: raw });
     }
     if (code === '3D000') {
       return new ConnectionError(adapterId, `${message}. Create the database or fix the database field`, { cause: raw });

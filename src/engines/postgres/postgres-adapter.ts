@@ -88,7 +88,7 @@ export class PostgresAdapter extends SqlAdapterBase<pg.PoolClient> {
     });
     this.#pool = pool;
     try {
-      const client = await this.acquireRetrying(c.retryAttempts);
+      const client = await this.openSession();
       client.release();
     } catch (error) {
       this.#pool = undefined;
@@ -116,7 +116,7 @@ export class PostgresAdapter extends SqlAdapterBase<pg.PoolClient> {
   }
 
   protected async probe() {
-    const client = await this.acquireRetrying(0);
+    const client = await this.probeSession();
     let broken = false;
     try {
       const result = await client.query<{ version: string; in_recovery: boolean }>(

@@ -1,4 +1,4 @@
-import { ConnectionError, DatakeepError, QueryError, TimeoutError } from '../../errors/index.js';
+import { AuthenticationError, ConnectionError, DatakeepError, QueryError, TimeoutError } from '../../errors/index.js';
 
 export type RedisErrorPhase = 'connect' | 'command';
 
@@ -27,7 +27,7 @@ export function mapRedisError(adapterId: string, error: unknown, phase: RedisErr
   const prefix = redisErrorPrefix(error);
   if (prefix !== undefined) {
     if (phase === 'connect' && AUTH_PREFIXES.has(prefix)) {
-      return new ConnectionError(adapterId, `the server refused the credentials (${error.message}); check username and password (Redis 6+ ACL users need both)`, { cause: error, retriable: false });
+      return new AuthenticationError(adapterId, `the server refused the credentials (${error.message}); check username and password (Redis 6+ ACL users need both)`, { cause: error });
     }
     if (phase === 'connect' && prefix === 'LOADING') {
       return new ConnectionError(adapterId, `the server is still loading its dataset (${error.message})`, { cause: error, retriable: true });

@@ -10,7 +10,7 @@ export type { RecoveryTarget } from './recovery-settings.js';
 export { walPush } from './wal-push.js';
 export { walGet } from './wal-get.js';
 export { walCheck, type WalCheckOptions, type WalCheckReport } from './wal-check.js';
-export { runWalCommand, WAL_EXIT } from './wal-command.js';
+export { WAL_EXIT } from './wal-exit-codes.js';
 export { openRepositoryForWal, resolvePassphrase, type WalRepositoryAccess } from './open-repository-for-wal.js';
 export { PostgresBackupError, type PostgresBackupErrorReason } from './postgres-backup-error.js';
 export type { PostgresConnection } from './postgres-session.js';

@@ -26,6 +26,11 @@ export interface LifecycleRunOptions {
 }
 
 const JOB_KIND = 'lifecycle';
+const ARCHIVE_WORDS = {
+  destination: 'archive destination',
+  missing: 'pass --dest, or set "lifecycle.archival.destination" in the config file (or archival.destination in setupLifecycleManagement)',
+  empty: 'no archive has been written there yet (a policy with action "archive" writes them when it runs)',
+};
 /** A killed run's lease keeps other runs of its policy out this long at most (renewed every third of it while alive). */
 const RUN_LEASE_TTL_MS = 15_000;
 const jobName = (policy: string) => `lifecycle:${policy}`;
@@ -65,7 +70,7 @@ export class LifecycleManager {
       destination: archive.destination,
       passphraseFile: archive.passphraseFile ?? (typeof backups?.passphraseFile === 'string' ? backups.passphraseFile : undefined),
       encryption: archive.encryption,
-    }));
+    }), undefined, ARCHIVE_WORDS);
   }
 
   /**
@@ -216,7 +221,7 @@ export class LifecycleManager {
       destination: config.archive.destination,
       passphraseFile: config.archive.passphraseFile ?? (typeof backups?.passphraseFile === 'string' ? backups.passphraseFile : undefined),
       encryption: config.archive.encryption,
-    }));
+    }), () => this.context().logger, ARCHIVE_WORDS);
   }
 
   private async inspect(policy: LifecyclePolicy): Promise<void> {

@@ -48,6 +48,11 @@ export interface LifecycleRow {
 /** One batch read in key order. */
 export interface LifecycleBatch {
   readonly rows: readonly LifecycleRow[];
+  /**
+   * Where the next batch starts, when that is not the last row's key: an engine that walks its rows with a cursor
+   * (Redis SCAN) gives the cursor here, and gets it back as `after`.
+   */
+  readonly next?: readonly unknown[];
 }
 
 /** What one delete cost: rows removed, and the time spent waiting for locks (the figure users watch). */
@@ -79,7 +84,8 @@ export interface LifecycleDriver {
   count(adapter: DatabaseAdapter, policy: BoundPolicy, inspection: TargetInspection): Promise<{ rows: number; total: number; firstKey: readonly unknown[] | undefined; lastKey: readonly unknown[] | undefined }>;
   /**
    * Up to `limit` matching rows with keys after `after`, in key order. `policy` may name a table the driver detached
-   * (a partition), with `where` true for all its rows.
+   * (a partition), with `where` true for all its rows. `after` is the previous batch's `next`, else its last key;
+   * an empty batch ends the run, so a driver walking a cursor returns rows or reaches the cursor's end.
    */
   nextBatch(adapter: DatabaseAdapter, policy: BoundPolicy, inspection: TargetInspection, after: readonly unknown[] | undefined, limit: number): Promise<LifecycleBatch>;
   /**

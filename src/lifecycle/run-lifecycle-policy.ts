@@ -132,7 +132,7 @@ async function removeInBatches(
     const batchStarted = performance.now();
     const batch = await ctx.driver.nextBatch(ctx.adapter, policy, inspection, after, policy.batchSize);
     if (batch.rows.length === 0) return 'done';
-    after = batch.rows.at(-1)!.key;
+    after = batch.next ?? batch.rows.at(-1)!.key;
     let archiveId: string | undefined;
     if (policy.action === 'archive') {
       const archive = requireArchive(ctx);

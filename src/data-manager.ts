@@ -12,6 +12,8 @@ import { BackupManager, type CreateBackupResult, type RestoreOptions } from './b
 import type { BackupConfig } from './backup/backup-config.js';
 import type { MigrateResult, MigrationsConfig, RollbackResult } from './migrations/migration-types.js';
 import { TransactionManager } from './transactions/transaction-manager.js';
+import { LifecycleManager } from './lifecycle/lifecycle-manager.js';
+import type { DataLifecycleConfig } from './config/lifecycle-config.js';
 import type { Logger } from './util/logger.js';
 
 /**
@@ -31,8 +33,9 @@ export class DataManager {
   /** This DataManager's Prometheus metrics: a registry of its own, never prom-client's global one. */
   readonly #metrics = new MetricsRegistry();
   readonly transactions = new TransactionManager(() => this.#holder.get());
-  readonly monitoring = new Monitoring(() => this.#holder.get().registry, () => this.transactions.validate(), this.#metrics);
+  readonly monitoring = new Monitoring(() => this.#holder.get().registry, [() => this.transactions.validate(), () => this.lifecycle.validate()], this.#metrics);
   readonly migrations = new MigrationManager(() => this.#holder.get());
+  readonly lifecycle = new LifecycleManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options));
   readonly backups = new BackupManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options), () => this.#logger());
   #standaloneLogger: Logger | undefined;
 
@@ -106,6 +109,11 @@ export class DataManager {
   /** The seed's `restoreBackup(backupId)`, with optional point-in-time targets; never over a running cluster. */
   async restoreBackup(backupId?: string, options?: RestoreOptions): Promise<Awaited<ReturnType<BackupManager['restoreBackup']>>> {
     return this.backups.restoreBackup(backupId, options);
+  }
+
+  /** The seed's `setupLifecycleManagement({retention, archival, cleanup})`: checked against the databases, then scheduled. */
+  async setupLifecycleManagement(config: DataLifecycleConfig): Promise<Awaited<ReturnType<LifecycleManager['setupLifecycleManagement']>>> {
+    return this.lifecycle.setupLifecycleManagement(config);
   }
 
   async getHealthStatus(): Promise<Map<string, HealthStatus>> {

@@ -65,3 +65,8 @@ export { PostgresBackupError, type PostgresBackupErrorReason } from './engines/p
 export type { RetentionPolicy } from './backup/retention-policy.js';
 export type { BackupManifest, BackupSummary, VerifyReport, PruneResult } from './repository/repository-types.js';
 export type { JobScheduler, JobRunRecord } from './scheduler/job-scheduler.js';
+export type { LifecycleManager, LifecycleRunOptions } from './lifecycle/lifecycle-manager.js';
+export type { DataLifecycleConfig, RetentionPolicyConfig, ArchivalPolicyConfig, CleanupPolicyConfig } from './config/lifecycle-config.js';
+export type { LifecycleRunResult, LifecyclePlanEntry, LifecycleProgress, LifecycleOutcome } from './lifecycle/lifecycle-types.js';
+export type { LifecyclePolicy, MaintenanceWindow } from './lifecycle/lifecycle-policy.js';
+export type { ArchiveSummary } from './lifecycle/archive-store.js';

@@ -33,11 +33,17 @@ export class RepositorySet {
     private readonly settings: () => RepositorySettings,
     /** Where the repositories log their open, init, completed backups and prunes. */
     private readonly logger: () => Logger = () => silentLogger,
+    /** How messages name the destination and what fills it (backups; lifecycle archives). */
+    private readonly words: { destination: string; missing: string; empty: string } = {
+      destination: 'backup destination',
+      missing: 'pass options.destination (--dest), or call createBackup/setupBackups first, or set "backups.destination" in the config file',
+      empty: 'give the directory createBackup wrote to',
+    },
   ) {}
 
   destination(given: string | undefined): string {
     const destination = given ?? this.settings().destination;
-    if (!destination) throw new UsageError('destination', 'no backup destination known; pass options.destination (--dest), or call createBackup/setupBackups first, or set "backups.destination" in the config file');
+    if (!destination) throw new UsageError('destination', `no ${this.words.destination} known; ${this.words.missing}`);
     return resolvePath(destination);
   }
 
@@ -65,7 +71,7 @@ export class RepositorySet {
 
   /** Opens every repository under the destination; the caller closes them (`closeAll`), which stops their workers. */
   async openAll(destination: string, passphrase: string): Promise<OpenedRepository[]> {
-    if (!existsSync(destination)) throw new UsageError('destination', `"${destination}" does not exist; give the directory createBackup wrote to`);
+    if (!existsSync(destination)) throw new UsageError('destination', `"${destination}" does not exist; ${this.words.empty}`);
     const out: OpenedRepository[] = [];
     try {
       for (const entry of (await readdir(destination, { withFileTypes: true })).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {

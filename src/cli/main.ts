@@ -17,6 +17,7 @@ const GROUPS: readonly (() => Promise<Register>)[] = [
   async () => (await import('./backup-commands.js')).registerBackupCommands,
   walGroup,
   async () => (await import('./tx-commands.js')).registerTxCommands,
+  async () => (await import('./lifecycle-commands.js')).registerLifecycleCommands,
 ];
 /** PostgreSQL runs `datakeep wal push|get` once per WAL segment: that command line loads its own group only. */
 const WAL_ONLY = [walGroup];

@@ -31,3 +31,9 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length]!;
 }
+
+/** closestName as a list (empty when nothing is close), for messages that join candidates. */
+export function closestNames(name: string, allowed: readonly string[]): string[] {
+  const found = closestName(name, allowed);
+  return found === undefined ? [] : [found];
+}

@@ -39,6 +39,8 @@ function buildSchema(cwd: string) {
       transactions: z
         .looseObject({}, { error: (iss) => hint(`expected an object, got ${describeValue(iss.input)}`, 'Write "transactions": {"nodeId": "...", "recoveryInterval": 30000}') })
         .optional(),
+      // Checked by resolveLifecycleConfig in loadConfig (its errors name lifecycle.retention[0]... like the others).
+      lifecycle: z.unknown().optional(),
     },
     'Write {"databases": [...], "state": {...}}',
   );

@@ -3,6 +3,7 @@ import type { LogLevel } from '../util/logger.js';
 import type { BackupsSection } from './backups-schema.js';
 import type { MigrationsSection } from './migrations-schema.js';
 import type { TransactionManagerOptions } from './transactions-schema.js';
+import type { DataLifecycleConfig } from './lifecycle-config.js';
 
 /** The whole configuration, as written in `datakeep.config.json` (see docs/configuration.md). */
 export interface DatakeepConfig {
@@ -16,6 +17,8 @@ export interface DatakeepConfig {
   backups?: Record<string, unknown>;
   /** Options of the transaction coordinator: nodeId, recoveryInterval, recoveryGrace, defaultTimeout, stalePreparedAfter. */
   transactions?: Record<string, unknown>;
+  /** Data lifecycle policies (the seed's DataLifecycleConfig: retention, archival, cleanup); see docs/lifecycle.md. */
+  lifecycle?: DataLifecycleConfig;
 }
 
 export interface StateConfig {
@@ -38,6 +41,8 @@ export interface ResolvedDatakeepConfig {
    * used, and `datakeep config check` (checkConfig) before that.
    */
   readonly transactions: Readonly<TransactionManagerOptions> | undefined;
+  /** The `lifecycle` section, checked by its schema, as written (the lifecycle manager resolves it). */
+  readonly lifecycle: Readonly<DataLifecycleConfig> | undefined;
   /** Where the configuration came from, for `datakeep config check`. */
   readonly source: string;
   /** True when no database was configured and the embedded default is used. */

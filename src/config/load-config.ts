@@ -8,6 +8,7 @@ import { describeValue } from './describe-value.js';
 import type { MigrationsSection } from './migrations-schema.js';
 import { parseConfig } from './parse-config.js';
 import { resolveDatabaseConfigs } from './resolve-database-config.js';
+import { resolveLifecycleConfig, type DataLifecycleConfig } from './lifecycle-config.js';
 import { stateUrl as stateUrlSchema } from './state-schema.js';
 import { transactionsSchema, type TransactionManagerOptions } from './transactions-schema.js';
 
@@ -77,6 +78,7 @@ export function resolveConfigObject(
     migrations: section<MigrationsSection>(input.migrations),
     backups: section<BackupsSection>(input.backups),
     transactions: section<TransactionManagerOptions>(input.transactions),
+    lifecycle: input.lifecycle === undefined ? undefined : (resolveLifecycleConfig(input.lifecycle, 'lifecycle'), section<DataLifecycleConfig>(input.lifecycle)),
     source,
     embeddedDefault,
   });

@@ -4,6 +4,7 @@ import type { EngineConfig } from '../config/engine-config.js';
 import type { MigrationPart } from '../migrations/migration-part.js';
 import type { TransactionPart } from '../transactions/transaction-part.js';
 import type { BackupDriver } from '../backup/backup-driver.js';
+import type { LifecycleDriver } from '../lifecycle/lifecycle-part.js';
 import type { AdapterContext } from '../adapters/adapter-core.js';
 
 /** What an adapter receives besides its configuration: the logger and the DataManager's metrics registry. */
@@ -21,6 +22,8 @@ export interface EngineParts {
   readonly transactions?: TransactionPart;
   /** Backups, restore and recovery; loaded on first use because it brings the repository and its workers. */
   readonly backup?: () => Promise<BackupDriver>;
+  /** Data lifecycle: batched retention deletes, archiving, partition drops (the lifecycle manager). */
+  readonly lifecycle?: LifecycleDriver;
 }
 
 /** Everything datakeep knows about one engine: the facts the configuration layer needs, its adapter, its parts. */

@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'DK_MIGRATION'
   | 'DK_BACKUP'
   | 'DK_REPOSITORY'
-  | 'DK_LOCK';
+  | 'DK_LOCK'
+  | 'DK_DATA_LIFECYCLE';
 
 /**
  * Base class of every error datakeep throws. A URL's password in the message (a driver that echoes its connection

@@ -14,3 +14,4 @@ export { UsageError } from './usage-error.js';
 export { MigrationError, type MigrationErrorReason } from './migration-error.js';
 export { RepositoryError, type RepositoryErrorReason } from './repository-error.js';
 export { LockError, type LockErrorReason } from './lock-error.js';
+export { DataLifecycleError, type DataLifecycleErrorReason } from './data-lifecycle-error.js';

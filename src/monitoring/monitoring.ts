@@ -16,7 +16,8 @@ export interface ValidationContribution {
 export class Monitoring {
   constructor(
     private readonly adapters: () => AdapterRegistry,
-    private readonly transactions?: () => Promise<ValidationContribution>,
+    /** Subsystems that add checks to validate() (distributed transactions, lifecycle policies, ...). */
+    private readonly contributors: readonly (() => Promise<ValidationContribution>)[] = [],
     private readonly prometheus: MetricsRegistry = new MetricsRegistry(),
   ) {}
 
@@ -58,8 +59,8 @@ export class Monitoring {
       if (status.status === 'degraded') warnings.push(`${status.adapterId}: degraded: ${status.reasons.join('; ')}`);
     }
     const errors = checks.filter((c) => !c.ok).map((c) => `${c.name.slice('connectivity:'.length)}: unreachable: ${c.message}`);
-    if (this.transactions) {
-      const t = await this.transactions();
+    for (const contribute of this.contributors) {
+      const t = await contribute();
       checks.push(...t.checks);
       errors.push(...t.errors);
       warnings.push(...t.warnings);

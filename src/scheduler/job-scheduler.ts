@@ -7,6 +7,17 @@ import { LeaseLock } from '../locks/lease-lock.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Logger } from '../util/logger.js';
 
+/**
+ * Thrown by a job's work that failed after doing part of it: the run is recorded as failed, with these details (rows
+ * removed before the failure, say) and the message as its error.
+ */
+export class JobFailure extends Error {
+  constructor(message: string, readonly details: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'JobFailure';
+  }
+}
+
 /** What to do about ticks that passed while no datakeep process was running. */
 export type MissedRunPolicy = 'run-once' | 'skip';
 
@@ -119,11 +130,42 @@ export class JobScheduler {
       await this.finish(id, 'succeeded', details, null);
     } catch (error) {
       this.logger.log('error', 'scheduled job failed', { job: def.name, error: (error as Error).message });
-      await this.finish(id, 'failed', {}, (error as Error).message);
+      await this.finish(id, 'failed', error instanceof JobFailure ? error.details : {}, (error as Error).message);
     } finally {
       await lease.release().catch(() => undefined);
     }
     return this.run(id);
+  }
+
+  /**
+   * Runs a job's work now, outside its schedule (a run asked for by hand), recorded like a scheduled run but with no
+   * tick; the same lease keeps it from overlapping a scheduled run of the job in any instance. A run that finds the
+   * job running elsewhere is recorded as skipped; a failing run is recorded as failed and its error rethrown.
+   */
+  async runNow(def: Pick<JobDefinition, 'name' | 'kind' | 'run'>, options: { leaseTtlMs?: number } = {}): Promise<JobRunRecord> {
+    const store = await this.state();
+    const claimed = await store.adapter.query<{ id: number }>(
+      `INSERT INTO datakeep.job_runs (job, kind, status, instance) VALUES (?, ?, 'running', ?) RETURNING id`,
+      [def.name, def.kind, this.#instance],
+    );
+    const id = claimed[0]!.id;
+    const lease = new LeaseLock(store.leaseStore(`job:${def.name}`), { resource: `job ${def.name}`, holder: 'run of this job' }, options.leaseTtlMs ?? 60_000);
+    try {
+      await lease.acquire(0);
+    } catch {
+      await this.finish(id, 'skipped', {}, 'another run of this job is still going');
+      return (await this.run(id))!;
+    }
+    try {
+      const details = await def.run();
+      await this.finish(id, 'succeeded', details, null);
+    } catch (error) {
+      await this.finish(id, 'failed', error instanceof JobFailure ? error.details : {}, (error as Error).message);
+      throw error;
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+    return (await this.run(id))!;
   }
 
   private async finish(id: number, status: JobRunRecord['status'], details: Record<string, unknown>, error: string | null): Promise<void> {

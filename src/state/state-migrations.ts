@@ -80,4 +80,25 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
       'CREATE INDEX tx_log_open ON datakeep.tx_log (node_id, created_at) WHERE finished_at IS NULL',
     ],
   },
+  {
+    version: 5,
+    name: 'lifecycle work to finish: archived rows not yet deleted, detached partitions not yet dropped',
+    statements: [
+      // One row per archive a lifecycle run wrote (removed_at set once its rows are deleted), and per partition it
+      // detached (removed_at set once dropped). A run that died in between leaves removed_at NULL, and the next run of
+      // the policy finishes that work first.
+      `CREATE TABLE datakeep.lifecycle_archives (
+         archive_id text PRIMARY KEY,
+         kind text NOT NULL DEFAULT 'archive' CHECK (kind IN ('archive', 'detached-partition')),
+         policy text NOT NULL,
+         database text NOT NULL,
+         repository text NOT NULL,
+         rows bigint NOT NULL,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         removed_at timestamptz,
+         removed_rows bigint
+       )`,
+      'CREATE INDEX lifecycle_archives_pending ON datakeep.lifecycle_archives (policy) WHERE removed_at IS NULL',
+    ],
+  },
 ];

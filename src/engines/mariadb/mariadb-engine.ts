@@ -1,5 +1,6 @@
 import type { EngineDefinition } from '../engine-definition.js';
 import { mariadbConfig } from './mariadb-config.js';
+import { mariadbLifecycle } from './lifecycle/mariadb-lifecycle.js';
 import { mariadbMigrations } from './mariadb-migrations.js';
 import { mariadbTransactions } from './mariadb-transactions.js';
 
@@ -18,7 +19,7 @@ export const mariadbEngine: EngineDefinition = {
     const { MariadbAdapter } = await import('./mariadb-adapter.js');
     return new MariadbAdapter(config, deps);
   },
-  parts: { migrations: mariadbMigrations, transactions: mariadbTransactions },
+  parts: { migrations: mariadbMigrations, transactions: mariadbTransactions, lifecycle: mariadbLifecycle },
 };
 
 /** MySQL through the same driver and adapter: the protocol and the XA statements are the same. */

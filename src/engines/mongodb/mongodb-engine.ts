@@ -1,6 +1,7 @@
 import { LeaseLock } from '../../locks/lease-lock.js';
 import type { EngineDefinition } from '../engine-definition.js';
 import { mongodbConfig } from './mongodb-config.js';
+import { mongodbLifecycle } from './lifecycle/mongodb-lifecycle.js';
 import type { MongodbAdapter } from './mongodb-adapter.js';
 import { MongodbLastResource } from './mongodb-last-resource.js';
 import { MongodbLeaseStore } from './mongodb-lease-store.js';
@@ -32,5 +33,6 @@ export const mongodbEngine: EngineDefinition = {
       lastResource: (adapter) => new MongodbLastResource(adapter as MongodbAdapter),
       deadline: { adapterOptions: (timeoutMs) => ({ timeLimitMs: timeoutMs }) },
     },
+    lifecycle: mongodbLifecycle,
   },
 };

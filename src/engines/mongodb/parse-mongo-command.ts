@@ -22,6 +22,11 @@ export interface FindCommand extends CommandBase {
   readonly collation?: Document;
   readonly maxTimeMS?: number;
   readonly batchSize?: number;
+  /**
+   * Documents keep their exact BSON types (Int32, Double and Long wrappers, BSONRegExp) instead of becoming JavaScript
+   * numbers and RegExps, so that writing them back (or printing them as canonical Extended JSON) changes no type.
+   */
+  readonly exactTypes?: boolean;
 }
 
 export interface AggregateCommand extends CommandBase {
@@ -33,6 +38,8 @@ export interface AggregateCommand extends CommandBase {
   readonly collation?: Document;
   readonly maxTimeMS?: number;
   readonly batchSize?: number;
+  /** As FindCommand.exactTypes. */
+  readonly exactTypes?: boolean;
 }
 
 export interface CountCommand extends CommandBase {
@@ -89,8 +96,8 @@ export type MongoCommandKind = MongoCommand['kind'];
 const KINDS: readonly MongoCommandKind[] = ['find', 'aggregate', 'count', 'insert', 'update', 'delete', 'runCommand'];
 
 const ALLOWED_KEYS: Record<MongoCommandKind, readonly string[]> = {
-  find: ['find', 'filter', 'projection', 'sort', 'limit', 'skip', 'hint', 'collation', 'maxTimeMS', 'batchSize', 'database'],
-  aggregate: ['aggregate', 'pipeline', 'allowDiskUse', 'hint', 'collation', 'maxTimeMS', 'batchSize', 'database'],
+  find: ['find', 'filter', 'projection', 'sort', 'limit', 'skip', 'hint', 'collation', 'maxTimeMS', 'batchSize', 'exactTypes', 'database'],
+  aggregate: ['aggregate', 'pipeline', 'allowDiskUse', 'hint', 'collation', 'maxTimeMS', 'batchSize', 'exactTypes', 'database'],
   count: ['count', 'filter', 'limit', 'skip', 'hint', 'collation', 'maxTimeMS', 'database'],
   insert: ['insert', 'documents', 'ordered', 'database'],
   update: ['update', 'filter', 'changes', 'many', 'upsert', 'arrayFilters', 'hint', 'collation', 'maxTimeMS', 'database'],
@@ -185,13 +192,14 @@ function parseObject(doc: Document): MongoCommand {
         ...optionalFields(doc, ['limit', 'skip'], (v, f) => optionalInteger(v, f, 0)),
         ...optionalFields(doc, ['maxTimeMS', 'batchSize'], (v, f) => optionalInteger(v, f, 1)),
         ...optionalFields(doc, ['hint'], optionalHint),
+        ...optionalFields(doc, ['exactTypes'], optionalBoolean),
       };
     case 'aggregate':
       return {
         kind, ...base,
         collection: collectionName(doc.aggregate, 'aggregate'),
         pipeline: documentArray(doc.pipeline, 'pipeline', { allowEmpty: true }),
-        ...optionalFields(doc, ['allowDiskUse'], optionalBoolean),
+        ...optionalFields(doc, ['allowDiskUse', 'exactTypes'], optionalBoolean),
         ...optionalFields(doc, ['collation'], optionalDocument),
         ...optionalFields(doc, ['maxTimeMS', 'batchSize'], (v, f) => optionalInteger(v, f, 1)),
         ...optionalFields(doc, ['hint'], optionalHint),

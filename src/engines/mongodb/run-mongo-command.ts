@@ -35,6 +35,7 @@ export async function runMongoCommand(client: Pick<MongoClient, 'db'>, defaultDa
         .find(command.filter, {
           ...common,
           ...defined({ projection: command.projection, sort: command.sort as Sort | undefined, limit: command.limit, skip: command.skip, batchSize: command.batchSize }),
+          ...exactTypes(command.exactTypes),
         })
         .toArray();
       return { reply: docs, rows: docs, affected: docs.length };
@@ -42,7 +43,7 @@ export async function runMongoCommand(client: Pick<MongoClient, 'db'>, defaultDa
     case 'aggregate': {
       const docs = await db
         .collection(command.collection)
-        .aggregate(command.pipeline, { ...common, ...defined({ allowDiskUse: command.allowDiskUse, batchSize: command.batchSize }) })
+        .aggregate(command.pipeline, { ...common, ...defined({ allowDiskUse: command.allowDiskUse, batchSize: command.batchSize }), ...exactTypes(command.exactTypes) })
         .toArray();
       return { reply: docs, rows: docs, affected: docs.length };
     }
@@ -76,6 +77,11 @@ export async function runMongoCommand(client: Pick<MongoClient, 'db'>, defaultDa
       return { reply, rows: [reply], affected: typeof reply.n === 'number' ? reply.n : 0 };
     }
   }
+}
+
+/** The driver's deserialization options that keep every value's BSON type (see FindCommand.exactTypes). */
+function exactTypes(on: boolean | undefined): { promoteValues?: boolean; bsonRegExp?: boolean } {
+  return on ? { promoteValues: false, bsonRegExp: true } : {};
 }
 
 /** Drops undefined values: the driver distinguishes an absent option from one set to undefined in places. */

@@ -3,6 +3,7 @@ import type { EngineDefinition } from '../engine-definition.js';
 import { pgliteConfig } from './pglite-config.js';
 import { asSqlAdapter } from '../sql/as-sql-adapter.js';
 import { SqlMigrationHistory } from '../sql/sql-migration-history.js';
+import { postgresLifecycle } from '../postgres/lifecycle/postgres-lifecycle.js';
 
 /** The embedded PostgreSQL (PGlite): the default when nothing is configured, and the default state store. */
 export const pgliteEngine: EngineDefinition = {
@@ -26,6 +27,8 @@ export const pgliteEngine: EngineDefinition = {
       // Its directory belongs to one process (ProcessDirLock), so runners can only race inside this process.
       lock: (adapter, { tableName }) => new InProcessLock(`${adapter.id}:${tableName}`, { resource: adapter.id, holder: 'migration runner' }),
     },
+    // The embedded database is PostgreSQL: the same lifecycle statements work on it.
+    lifecycle: postgresLifecycle,
     transactions: {
       deadline: { begin: (msLeft) => `SET LOCAL statement_timeout = ${Math.max(1, Math.ceil(msLeft))}` },
     },

@@ -1,4 +1,5 @@
 import type { EngineDefinition } from '../engine-definition.js';
+import { postgresLifecycle } from './lifecycle/postgres-lifecycle.js';
 import { postgresConfig } from './postgres-config.js';
 import { postgresMigrations } from './postgres-migrations.js';
 import { postgresTransactions } from './postgres-transactions.js';
@@ -21,6 +22,7 @@ export const postgresEngine: EngineDefinition = {
   parts: {
     migrations: postgresMigrations,
     transactions: postgresTransactions,
+    lifecycle: postgresLifecycle,
     backup: async () => (await import('./backup/postgres-backup-driver.js')).postgresBackupDriver,
   },
 };

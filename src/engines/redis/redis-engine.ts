@@ -1,6 +1,7 @@
 import { LeaseLock } from '../../locks/lease-lock.js';
 import type { EngineDefinition } from '../engine-definition.js';
 import { redisConfig } from './redis-config.js';
+import { redisLifecycle } from './lifecycle/redis-lifecycle.js';
 import type { RedisAdapter } from './redis-adapter.js';
 import { RedisLastResource } from './redis-last-resource.js';
 import { RedisLeaseStore } from './redis-lease-store.js';
@@ -29,5 +30,6 @@ export const redisEngine: EngineDefinition = {
     },
     // MULTI/EXEC commits atomically but cannot prepare: at most one last resource, committed after every prepare.
     transactions: { lastResource: (adapter) => new RedisLastResource(adapter as RedisAdapter) },
+    lifecycle: redisLifecycle,
   },
 };

@@ -3,7 +3,7 @@ import type { MaintenanceWindow } from './lifecycle-policy.js';
 /** Minutes since local midnight of `at` in `timeZone`. */
 function localMinutes(at: Date, timeZone: string): number {
   const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(at);
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const get = (wanted: string) => Number(parts.find(({ type }) => type === wanted)?.value ?? 0);
   return get('hour') * 60 + get('minute') + get('second') / 60;
 }
 

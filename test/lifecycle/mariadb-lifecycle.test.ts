@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 import type { Connection } from 'mariadb';
 import { ConfigurationError, DataLifecycleError, DataManager } from '../../src/index.js';
 import { bindPolicy } from '../../src/lifecycle/run-lifecycle-policy.js';
@@ -51,6 +52,7 @@ describe('data lifecycle on MariaDB', () => {
   let conn: Connection;
   let dir: string;
   let dm: DataManager;
+  let stateDb: TestDatabase;
   const passphrase = process.env.DATAKEEP_REPO_PASSPHRASE;
 
   before(async () => {
@@ -60,12 +62,15 @@ describe('data lifecycle on MariaDB', () => {
     await conn.query(`USE \`${db.name}\``);
     await conn.query(`SET time_zone = '+00:00'`);
     dir = mkdtempSync(join(tmpdir(), 'datakeep-lc-maria-'));
-    dm = new DataManager({ config: { databases: [{ ...db.config, id: 'maria' }], state: { dir: join(dir, 'state') }, logLevel: 'error' } });
+    // The state store on the local PostgreSQL: the embedded one costs seconds of CPU to open.
+    stateDb = await createTestDatabase('dk_lc_state');
+    dm = new DataManager({ config: { databases: [{ ...db.config, id: 'maria' }], state: { url: stateDb.url }, logLevel: 'error' } });
     await dm.initialize();
   });
 
   after(async () => {
     await dm?.close();
+    await stateDb?.drop();
     await conn?.end();
     await db?.drop();
     rmSync(dir, { recursive: true, force: true });

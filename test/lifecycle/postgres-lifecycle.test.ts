@@ -37,7 +37,7 @@ describe('data lifecycle on PostgreSQL', () => {
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
     dir = mkdtempSync(join(tmpdir(), 'datakeep-lifecycle-'));
-    dm = new DataManager({ config: { databases: [db.config], state: { dir: join(dir, 'state') }, logLevel: 'error' } });
+    dm = new DataManager({ config: { databases: [db.config], state: { url: db.url }, logLevel: 'error' } });
     await dm.initialize();
   });
 
@@ -187,7 +187,7 @@ describe('data lifecycle on PostgreSQL: partitioned tables', () => {
     await client.connect();
     dir = mkdtempSync(join(tmpdir(), 'datakeep-lifecycle-part-'));
     process.env.DATAKEEP_REPO_PASSPHRASE ??= 'lifecycle-test-passphrase';
-    dm = new DataManager({ config: { databases: [db.config], state: { dir: join(dir, 'state') }, logLevel: 'error' } });
+    dm = new DataManager({ config: { databases: [db.config], state: { url: db.url }, logLevel: 'error' } });
     await dm.initialize();
   });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 import { Redis } from 'ioredis';
 import { ConfigurationError, DataLifecycleError, DataManager } from '../../src/index.js';
 import { resolveLifecycleConfig } from '../../src/config/lifecycle-config.js';
@@ -38,6 +39,7 @@ describe('data lifecycle on Redis', () => {
   let client: Redis;
   let dir: string;
   let dm: DataManager;
+  let stateDb: TestDatabase;
   const passphrase = process.env.DATAKEEP_REPO_PASSPHRASE;
 
   before(async () => {
@@ -46,10 +48,12 @@ describe('data lifecycle on Redis', () => {
     client = new Redis({ host: server.host, port: server.port, lazyConnect: true });
     await client.connect();
     dir = mkdtempSync(join(tmpdir(), 'datakeep-lc-redis-'));
+    // The state store on the local PostgreSQL: the embedded one costs seconds of CPU to open.
+    stateDb = await createTestDatabase('dk_lc_state');
     dm = new DataManager({
       config: {
         databases: [{ ...server.config, id: 'cache' }, { ...server.config, id: 'cache1', database: '1' }],
-        state: { dir: join(dir, 'state') },
+        state: { url: stateDb.url },
         logLevel: 'error',
       },
     });
@@ -58,6 +62,7 @@ describe('data lifecycle on Redis', () => {
 
   after(async () => {
     await dm?.close();
+    await stateDb?.drop();
     client?.disconnect();
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });

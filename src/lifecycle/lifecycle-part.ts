@@ -83,6 +83,12 @@ export interface LifecycleDriver {
    */
   count(adapter: DatabaseAdapter, policy: BoundPolicy, inspection: TargetInspection): Promise<{ rows: number; total: number; firstKey: readonly unknown[] | undefined; lastKey: readonly unknown[] | undefined }>;
   /**
+   * What a run needs before it starts, cheaper than `count` on a large table: whether every row matches (exactly; a
+   * policy that would empty its table is refused) and about how many rows match (for progress). Without it the run
+   * uses `count`.
+   */
+  survey?(adapter: DatabaseAdapter, policy: BoundPolicy, inspection: TargetInspection): Promise<{ matchesAll: boolean; total: number; rowsEstimate: number }>;
+  /**
    * Up to `limit` matching rows with keys after `after`, in key order. `policy` may name a table the driver detached
    * (a partition), with `where` true for all its rows. `after` is the previous batch's `next`, else its last key;
    * an empty batch ends the run, so a driver walking a cursor returns rows or reaches the cursor's end.

@@ -13,6 +13,11 @@ import { BatchPacer } from './batch-pacer.js';
 
 /** How many times a batch that could not get its locks is tried again (with growing pauses) before the run stops. */
 const CONTENDED_ATTEMPTS = 5;
+/**
+ * The least time between two partition detach-and-drops. Each one slows the application's next statements on the
+ * table by a few milliseconds (plans rebuilt after the invalidation); a second apart, they never bunch up.
+ */
+const PARTITION_PAUSE_MS = 1000;
 
 export interface PolicyRunContext {
   readonly adapter: DatabaseAdapter;
@@ -64,10 +69,14 @@ export async function runLifecyclePolicy(ctx: PolicyRunContext): Promise<Lifecyc
   try {
     report('recovering', 0);
     tally.recovered = await finishPendingWork(ctx, policy, inspection, tally);
-    const counted = await ctx.driver.count(ctx.adapter, policy, inspection);
-    if (counted.rows > 0 && counted.rows === counted.total && !policy.allowAll) {
-      throw new DataLifecycleError('would-remove-all', policy.name, `every one of the ${counted.total} rows of ${inspection.target} matches, so the run would empty it; nothing was removed`, {});
+    // A full count would scan the whole table in the run's own window: drivers that can say it cheaper do.
+    const survey = ctx.driver.survey
+      ? await ctx.driver.survey(ctx.adapter, policy, inspection)
+      : await ctx.driver.count(ctx.adapter, policy, inspection).then((c) => ({ matchesAll: c.rows > 0 && c.rows === c.total, total: c.total, rowsEstimate: c.rows }));
+    if (survey.matchesAll && !policy.allowAll) {
+      throw new DataLifecycleError('would-remove-all', policy.name, `every one of the ${survey.total} rows of ${inspection.target} matches, so the run would empty it; nothing was removed`, {});
     }
+    const counted = { rows: survey.rowsEstimate };
     const pacer = new BatchPacer(policy.pauseMs);
     const stopReason = (): LifecycleOutcome | undefined => {
       if (ctx.signal?.aborted) return 'stopped';
@@ -78,6 +87,7 @@ export async function runLifecyclePolicy(ctx: PolicyRunContext): Promise<Lifecyc
     for (const partition of policy.partitions ? (inspection.partitions ?? []).filter((p) => p.expired) : []) {
       const stop = stopReason();
       if (stop) return finish(stop);
+      const partitionStarted = performance.now();
       if (policy.action === 'archive') {
         // Archive the partition's rows batch by batch (each verified, then deleted), then drop the emptied partition.
         const outcome = await removeInBatches(ctx, { ...policy, partition: partition.name }, inspection, tally, archives, pacer, stopReason, () => report('batches', counted.rows));
@@ -89,6 +99,9 @@ export async function runLifecyclePolicy(ctx: PolicyRunContext): Promise<Lifecyc
       await ctx.ledger.close(`partition:${database}:${detached}`, 0);
       partitionsDropped.push(partition.name);
       ctx.logger.log('info', 'lifecycle dropped an expired partition', { policy: policy.name, database, partition: partition.name });
+      // Each detach and drop invalidates the table's cached plans in every session: paced like batches (and at least
+      // a second apart), they do not pile up on the application's statements.
+      await pacer.pause(Math.max(PARTITION_PAUSE_MS, performance.now() - partitionStarted), stopReason);
     }
 
     report('batches', counted.rows);

@@ -76,6 +76,22 @@ export const postgresLifecycle: LifecycleDriver = {
     return { rows: Number(counts?.rows ?? 0), total: Number(counts?.total ?? 0), firstKey: await edge('ASC'), lastKey: await edge('DESC') };
   },
 
+  async survey(adapter, _policy, inspection) {
+    const t = target(inspection);
+    const sql = asSqlAdapter(adapter);
+    const v = t.conditionValues;
+    // Whether any row does not match: found at once on any table worth a policy, and exact (NULLs do not match).
+    const [some] = await sql.query<{ other: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${t.relation} t WHERE (${t.condition}) IS NOT TRUE AND $${v.length + 1}::int = 1) AS other`, [...v, 1]);
+    const [plan] = await sql.query<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${t.relation} t WHERE ${t.condition} AND $${v.length + 1}::int = 1`, [...v, 1]);
+    const [total] = await sql.query<{ n: string }>(`SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = $1::regclass`, [t.relation]);
+    const rowsEstimate = Math.round(plan?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0);
+    const anyMatch = (await sql.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${t.relation} t WHERE ${t.condition} AND $${v.length + 1}::int = 1) AS any`, [...v, 1]))[0]?.any === true;
+    const matchesAll = !some?.other && anyMatch;
+    // The refusal names the exact number; the (rare) case of a table whose every row matches is worth a count.
+    const exact = matchesAll ? Number((await sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${t.relation} WHERE $1::int = 1`, [1]))[0]?.n ?? 0) : undefined;
+    return { matchesAll, total: exact ?? Number(total?.n ?? 0), rowsEstimate: exact ?? rowsEstimate };
+  },
+
   async nextBatch(adapter, policy, inspection, after, limit) {
     const t = target(inspection);
     // An expired partition is read whole; otherwise the policy's condition picks the rows.

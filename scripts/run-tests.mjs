@@ -7,7 +7,7 @@
 // every archiving test hang or fail obscurely, so such a checkout is first copied to a place that user can read.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -125,11 +125,80 @@ if (files.length === 0) {
   process.exit(2);
 }
 
+/** The newest modification time (ms) of the files under `dir` with one of `suffixes`, 0 when there are none. */
+function newestMtime(dir, suffixes) {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const info = statSync(path);
+    if (info.isDirectory()) newest = Math.max(newest, newestMtime(path, suffixes));
+    else if (suffixes.some((s) => name.endsWith(s))) newest = Math.max(newest, info.mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * PostgreSQL runs datakeep's CLI once per WAL segment (archive_command, restore_command); compiled, it starts in 0.2 s
+ * instead of tsx's 0.6 s, which is minutes over the suite. dist/ is rebuilt when a source is newer than it, so that
+ * the command PostgreSQL runs is the code under test; if the build fails, the tests run the sources through tsx.
+ */
+function compiledCli(dir) {
+  // The service serves the dashboard from dist/server/dashboard once a build has copied it there: copy it again on
+  // every run (a few small files), so that a test never sees an older page than src/ holds.
+  const copyDashboard = join(dir, 'scripts', 'copy-dashboard.mjs');
+  if (existsSync(copyDashboard)) spawnSync(process.execPath, [copyDashboard], { cwd: dir, stdio: 'inherit' });
+  const entry = join(dir, 'dist', 'cli', 'main.js');
+  let built = 0;
+  try {
+    built = statSync(entry).mtimeMs;
+  } catch {
+    // Not built yet.
+  }
+  const sources = Math.max(newestMtime(join(dir, 'src'), ['.ts', '.json']), statSync(join(dir, 'tsconfig.build.json')).mtimeMs);
+  if (built > sources) return true;
+  const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (result.status === 0) return true;
+  console.error(`building dist/ failed, so the server-run commands use the sources through tsx (slower):\n${result.stdout}${result.stderr}`);
+  return false;
+}
+
+/**
+ * The MongoDB suites read MONGODB_URL. When it is not set and a selected file uses it, one FerretDB (MongoDB's wire
+ * protocol on SQLite, installed by .ci/run with `go install`) is started for the whole run and stopped at its end: each
+ * suite works in a database of its own, so they can share it. No binary: the suites skip and say why. A binary that
+ * does not start fails the run (CI installed it to be used).
+ */
+async function startMongodbForTests(dir, selected) {
+  if (process.env.MONGODB_URL || process.env.DATAKEEP_TEST_NO_FERRETDB) return undefined;
+  if (!selected.some((f) => readFileSync(join(dir, f), 'utf8').includes('MONGODB_URL'))) return undefined;
+  const { tsImport } = await import('tsx/esm/api');
+  const support = await tsImport(join(dir, 'test', 'support', 'throwaway-ferretdb.ts'), import.meta.url);
+  if (support.ferretdbBinary() === undefined) {
+    console.log('no ferretdb binary (.ci/run installs it with go install): the MongoDB suites skip');
+    return undefined;
+  }
+  const server = await support.ThrowawayFerretdb.start({ name: 'ferretdb-tests' });
+  console.log(`MongoDB suites run against FerretDB ${server.url} (pid ${server.pid}); set MONGODB_URL to use another server`);
+  return server;
+}
+
+let mongodb;
+try {
+  mongodb = await startMongodbForTests(root, files);
+} catch (error) {
+  removeCopy();
+  console.error(`cannot start FerretDB for the MongoDB suites: ${error.message}`);
+  console.log('\n0 passed, 1 failed, 0 skipped');
+  process.exit(1);
+}
+
 const concurrency = process.env.DATAKEEP_TEST_CONCURRENCY ?? '4';
+const compiled = compiledCli(root);
 child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${join(checkout, 'scripts', 'slowest-files-reporter.mjs')}`, '--test-reporter-destination=stderr', ...files],
+  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1', ...(compiled ? { DATAKEEP_COMMAND_LINE_COMPILED: '1' } : {}), ...(mongodb ? { MONGODB_URL: mongodb.url } : {}) } },
 );
 // The runner's totals ("ℹ pass N" ...) come before its recap of failures, which can be long: remember each total as
 // its line goes by instead of searching the end of the output.
@@ -144,7 +213,8 @@ child.stdout.on('data', (chunk) => {
     if (match) totals[match[1]] = Number(match[2]);
   }
 });
-child.on('close', (code) => {
+child.on('close', async (code) => {
+  await mongodb?.stop();
   removeCopy();
   const count = (label) => totals[label] ?? 0;
   const passed = count('pass');

@@ -15,6 +15,11 @@ import { TransactionManager } from './transactions/transaction-manager.js';
 import { LifecycleManager } from './lifecycle/lifecycle-manager.js';
 import type { DataLifecycleConfig } from './config/lifecycle-config.js';
 import type { Logger } from './util/logger.js';
+import { ReplicationManager } from './replication/replication-manager.js';
+import type { ReplicationConfig } from './replication/replication-types.js';
+import type { JobScheduler } from './scheduler/job-scheduler.js';
+import { CacheManager } from './cache/cache-manager.js';
+import type { InvalidatingContext } from './transactions/commit-invalidations.js';
 
 /**
  * The seed's facade. Every method delegates to a subsystem; none does work of its own. Methods are `async` so that a
@@ -32,15 +37,31 @@ export class DataManager {
   readonly #options: DataManagerOptions;
   /** This DataManager's Prometheus metrics: a registry of its own, never prom-client's global one. */
   readonly #metrics = new MetricsRegistry();
-  readonly transactions = new TransactionManager(() => this.#holder.get());
-  readonly monitoring = new Monitoring(() => this.#holder.get().registry, [() => this.transactions.validate(), () => this.lifecycle.validate()], this.#metrics);
+  readonly transactions = new TransactionManager(() => this.#holder.get(), this.#metrics);
+  readonly replication: ReplicationManager = new ReplicationManager(() => this.#holder.peek(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options), this.#metrics, () => this.#logger());
+  readonly monitoring = new Monitoring(
+    () => this.#holder.get().registry,
+    [
+      { name: 'migrations', checks: () => this.migrations.validationChecks() },
+      { name: 'backups', checks: () => this.backups.validationChecks() },
+      { name: 'transactions', checks: () => this.transactions.validationChecks() },
+      { name: 'lifecycle', checks: () => this.lifecycle.validationChecks() },
+      { name: 'replication', checks: () => this.replication.validationChecks() },
+    ],
+    this.#metrics,
+    [(statuses) => this.replication.decorateHealth(statuses)],
+    () => this.#holder.peek(),
+  );
   readonly migrations = new MigrationManager(() => this.#holder.get());
-  readonly lifecycle = new LifecycleManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options));
-  readonly backups = new BackupManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options), () => this.#logger());
+  readonly lifecycle = new LifecycleManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options), this.#metrics);
+  /** The cache: memory + Redis tiers, invalidation tied to commits (`tx.invalidate`); see docs/cache.md. */
+  readonly cache = new CacheManager(() => this.#holder.get(), this.#metrics);
+  readonly backups = new BackupManager(() => this.#holder.get(), () => this.#holder.peek()?.config ?? DatakeepContext.configuration(this.#options), () => this.#logger(), this.#metrics);
   #standaloneLogger: Logger | undefined;
 
   constructor(options: DataManagerOptions = {}) {
     this.#options = options;
+    this.transactions.useInvalidator(this.cache);
   }
 
   /**
@@ -67,9 +88,9 @@ export class DataManager {
     return this.#holder.get().registry.get(adapterId).command(command, params);
   }
 
-  /** A transaction on the default SQL database; `dm.query` inside the callback joins it. */
-  async transaction<T>(fn: (tx: TransactionContext) => Promise<T>, options?: TransactionOptions): Promise<T> {
-    return this.#holder.get().registry.defaultSql().transaction(fn, options);
+  /** A transaction on the default SQL database; `dm.query` inside the callback joins it; `tx.invalidate` runs after the commit. */
+  async transaction<T>(fn: (tx: InvalidatingContext) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.transactions.run(this.#holder.get().registry.defaultSql().id, fn as (tx: TransactionContext) => Promise<T>, options);
   }
 
   /** The adapter with this id (the routing rules and errors of queryDatabase apply). */
@@ -116,6 +137,16 @@ export class DataManager {
     return this.lifecycle.setupLifecycleManagement(config);
   }
 
+  /** The seed's `setupReplication({enabled, mode, replicas, failoverTimeout})`; see docs/replication.md. */
+  async setupReplication(config: ReplicationConfig): Promise<Awaited<ReturnType<ReplicationManager['setupReplication']>>> {
+    return this.replication.setupReplication(config);
+  }
+
+  /** The seed's `failover('replica1.example.com:5432')`: promotes that member (a switchover when the primary is up). */
+  async failover(target?: string, options?: { force?: boolean; dryRun?: boolean }): Promise<Awaited<ReturnType<ReplicationManager['failover']>>> {
+    return this.replication.failover(target, options);
+  }
+
   async getHealthStatus(): Promise<Map<string, HealthStatus>> {
     return this.monitoring.health();
   }
@@ -124,8 +155,14 @@ export class DataManager {
     return this.monitoring.metrics();
   }
 
+  /** Every check (config, connectivity, state store, migrations, backups, WAL, drills, transactions, lifecycle, replication). */
   async validateSystem(): Promise<SystemValidation> {
     return this.monitoring.validate();
+  }
+
+  /** The cron scheduler: the schedules this DataManager runs and their recorded runs (the service lists them). */
+  scheduler(): JobScheduler {
+    return this.#holder.get().scheduler();
   }
 
   /** The state store (opened on first use). */
@@ -143,6 +180,6 @@ export class DataManager {
 
   /** Closes every connection and the state store. Idempotent. */
   close(): Promise<void> {
-    return this.transactions.close().then(() => this.#holder.close());
+    return this.transactions.close().then(() => this.cache.close()).then(() => this.replication.stop()).then(() => this.backups.close()).then(() => this.#holder.close());
   }
 }

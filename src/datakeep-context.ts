@@ -29,6 +29,8 @@ export class DatakeepContext {
     readonly config: ResolvedDatakeepConfig,
     readonly registry: AdapterRegistry,
     readonly logger: Logger,
+    /** Loads the configuration again from its file or environment; undefined when it was given in code. */
+    readonly reload: (() => ResolvedDatakeepConfig) | undefined = undefined,
   ) {}
 
   /**
@@ -49,16 +51,18 @@ export class DatakeepContext {
 
   static async open(configs: readonly (DatabaseConfig | string)[] | undefined, options: DataManagerOptions, metrics?: MetricsRegistry): Promise<DatakeepContext> {
     let config: ResolvedDatakeepConfig;
+    let reload: (() => ResolvedDatakeepConfig) | undefined;
     if (configs !== undefined) {
       config = resolveConfigObject({ ...options.config, databases: configs }, 'initialize(configs)');
     } else if (options.config !== undefined) {
       config = resolveConfigObject(options.config, 'DataManager options.config');
     } else {
-      config = loadConfig({ file: options.configFile });
+      reload = () => loadConfig({ file: options.configFile });
+      config = reload();
     }
     const logger = DatakeepContext.logger(options, config.logLevel);
     const registry = await AdapterRegistry.open(config.databases, logger, metrics);
-    return new DatakeepContext(config, registry, logger);
+    return new DatakeepContext(config, registry, logger, reload);
   }
 
   /** The state store, opened once on first call. */
@@ -73,6 +77,11 @@ export class DatakeepContext {
   /** The cron scheduler of this DataManager (created on first use, stopped by close()). */
   scheduler(): JobScheduler {
     this.#scheduler ??= new JobScheduler(() => this.state(), this.logger);
+    return this.#scheduler;
+  }
+
+  /** The scheduler if one was created (readers such as metrics must not create one). */
+  get runningScheduler(): JobScheduler | undefined {
     return this.#scheduler;
   }
 

@@ -16,6 +16,7 @@ export type { AdapterCapabilities, IsolationLevel, TwoPhaseKind } from './adapte
 export type { HealthStatus, HealthState } from './adapters/health-status.js';
 export type { DatabaseMetrics, LatencySummary } from './adapters/database-metrics.js';
 export type { SystemValidation } from './monitoring/system-validation.js';
+export type { CheckProvider, CheckStatus, SystemCheck } from './monitoring/system-check.js';
 export type { StateStore, AuditEntry, AuditRecord } from './state/state-store.js';
 export type { Logger, LogLevel } from './util/logger.js';
 export * from './errors/index.js';
@@ -36,7 +37,7 @@ export type {
 } from './migrations/migration-types.js';
 export type { MigrationManager, MigrateOptions } from './migrations/migration-manager.js';
 export type { MigrationEvent, MigrationProgress } from './migrations/migration-events.js';
-export type { TransactionManager, TransactionValidation } from './transactions/transaction-manager.js';
+export type { TransactionManager } from './transactions/transaction-manager.js';
 export { DistributedTransactionError } from './transactions/distributed-transaction-error.js';
 export type {
   DistributedContext,
@@ -70,3 +71,12 @@ export type { DataLifecycleConfig, RetentionPolicyConfig, ArchivalPolicyConfig, 
 export type { LifecycleRunResult, LifecyclePlanEntry, LifecycleProgress, LifecycleOutcome } from './lifecycle/lifecycle-types.js';
 export type { LifecyclePolicy, MaintenanceWindow } from './lifecycle/lifecycle-policy.js';
 export type { ArchiveSummary } from './lifecycle/archive-store.js';
+export type { ReplicationManager, ReplicationStatus, SetupReplicationResult } from './replication/replication-manager.js';
+export type { ReplicationConfig, ReplicaConfig, EtcdAuthorityConfig, ReadPreference } from './replication/replication-types.js';
+export type { FailoverResult } from './replication/run-failover.js';
+export type { ReplicationEvent } from './replication/replicated-cluster.js';
+export type { NodeStatus, ReplicaLag, ReplicationDriver, ReplicationNode, SyncSettings } from './replication/replication-part.js';
+export type { CacheManager, CacheCallOptions, CacheStats } from './cache/cache-manager.js';
+export type { CacheSection } from './config/cache-schema.js';
+export type { InvalidationTarget, InvalidatingContext, Invalidating } from './transactions/commit-invalidations.js';
+export type { CachePart, SharedCacheStore, SharedRead, InvalidationMessage } from './cache/cache-part.js';

@@ -8,6 +8,7 @@ import type { Logger } from '../util/logger.js';
 import { probeHealth } from './adapter-health.js';
 import type { AdapterHooks } from './adapter-hooks.js';
 import { AdapterLifecycle } from './adapter-lifecycle.js';
+import { CredentialRotation } from './credential-rotation.js';
 import type { DatabaseMetrics } from './database-metrics.js';
 import type { HealthStatus } from './health-status.js';
 
@@ -37,6 +38,7 @@ export class AdapterCore {
   readonly #retry: ConnectRetry;
   readonly #hooks: AdapterHooks;
   readonly #timeoutMs: number;
+  readonly #rotation: CredentialRotation;
 
   constructor(config: ResolvedDatabaseConfig, type: string, context: AdapterContext, hooks: AdapterHooks) {
     this.id = config.id;
@@ -45,7 +47,18 @@ export class AdapterCore {
     this.#hooks = hooks;
     this.#timeoutMs = hooks.healthTimeoutMs ?? config.timeout;
     this.breaker = new CircuitBreaker(config.id, config.circuitBreaker.failureThreshold, config.circuitBreaker.resetTimeout);
-    this.#lifecycle = new AdapterLifecycle(config.id, () => hooks.open(), () => hooks.shutdown());
+    this.#rotation = new CredentialRotation(config, context.logger, hooks);
+    this.#lifecycle = new AdapterLifecycle(
+      config.id,
+      async () => {
+        await hooks.open();
+        this.#rotation.start();
+      },
+      async () => {
+        await this.#rotation.stop();
+        await hooks.shutdown();
+      },
+    );
     this.#retry = new ConnectRetry(config.retryAttempts, ({ attempt, delayMs, error }) => {
       this.logger.log('warn', 'connection attempt failed; retrying', { adapter: this.id, attempt, delayMs, error: error instanceof Error ? error.message : String(error) });
     });
@@ -153,6 +166,7 @@ export class AdapterCore {
   /** The seed's DatabaseMetrics, read from the same instruments as the Prometheus exposition. */
   metrics(): DatabaseMetrics {
     const c = this.instruments;
+    const endpoint = this.#hooks.endpoint?.();
     return {
       adapterId: this.id,
       type: this.type,
@@ -160,6 +174,7 @@ export class AdapterCore {
       transactions: { committed: c.committed, rolledBack: c.rolledBack, retried: c.retried },
       connections: { ...this.#hooks.connections(), failedAttempts: c.failedConnectAttempts },
       circuit: { state: this.breaker.state, opened: this.breaker.timesOpened },
+      ...(endpoint !== undefined ? { endpoint } : {}),
     };
   }
 }

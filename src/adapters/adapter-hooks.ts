@@ -33,6 +33,15 @@ export interface AdapterHooks {
   mapConnectError(raw: unknown): DatakeepError;
   /** Maps a driver error from anything else (a probe). */
   mapError(raw: unknown): DatakeepError;
+  /**
+   * The password changed (a rotated passwordFile): new connections must use `config.password` (which reads the new
+   * one), and connections made with the old one be replaced without failing work in flight: idle ones closed now,
+   * ones in use closed when released. Called only while connected, one call at a time. Absent: the engine's
+   * connections pick the new password up only when they reconnect.
+   */
+  rotateCredentials?(): Promise<void>;
+  /** The server the adapter connects to now, for metrics(); absent when the engine does not say. */
+  endpoint?(): string | undefined;
   /** Names the pool in "N callers waiting for a connection (pool of 10 exhausted)"; default "pool of <max>". */
   readonly poolLabel?: string;
   /** The bound on health(); default the configured connect timeout. */

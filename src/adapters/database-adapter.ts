@@ -41,6 +41,11 @@ export interface DedicatedSession {
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
   /** SQL text exactly as written (no placeholders, several statements allowed), in autocommit mode. */
   script(sql: string): Promise<void>;
+  /**
+   * `sql` after `leading` (statements without parameters, e.g. BEGIN) in one round trip, on engines that can pipeline
+   * (PostgreSQL); an error in any of them skips the rest. Absent when the engine cannot.
+   */
+  runAfter?(leading: readonly string[], sql: string, params?: readonly unknown[]): Promise<{ rows: Row[]; rowCount: number }>;
 }
 
 /**

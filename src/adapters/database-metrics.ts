@@ -21,4 +21,6 @@ export interface DatabaseMetrics {
     readonly failedAttempts: number;
   };
   readonly circuit: { readonly state: 'closed' | 'open' | 'half-open'; readonly opened: number };
+  /** The server the adapter's connections go to now (changes when a replicated adapter is routed to another node). */
+  readonly endpoint?: string;
 }

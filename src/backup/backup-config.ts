@@ -17,6 +17,8 @@ export interface ResolvedBackupConfig {
   readonly workers: number | undefined;
   readonly missedRunPolicy: 'run-once' | 'skip';
   readonly walTimeoutMs: number;
+  readonly method: 'physical' | 'logical' | undefined;
+  readonly tables: readonly string[] | undefined;
 }
 
 /** Validates a BackupConfig with the backups schema (src/config/backups-schema.ts); every error names the field and the fix. */

@@ -1,11 +1,16 @@
 import { join } from 'node:path';
-import type { DatabaseAdapter } from '../adapters/database-adapter.js';
 import type { ResolvedDatakeepConfig } from '../config/datakeep-config.js';
 import type { DatakeepContext } from '../datakeep-context.js';
-import { enginesWith, getEngine, optionalEnginePart } from '../engines/engine-registry.js';
+import { findBackupSet, isSetId, newSetId, readBackupSets, writeBackupSet, type BackupSet, type BackupSetMember } from './backup-sets.js';
+import { restoreBackupSet } from './restore-set.js';
+import { enginesWith } from '../engines/engine-registry.js';
+import { backupTargets, driverOfRepository } from './backup-drivers.js';
+import { expireFields, expireRepository } from './expire-repository.js';
 import { ConfigurationError, UsageError } from '../errors/index.js';
-import type { BackupSummary, PruneResult, Repository } from '../repository/repository-types.js';
+import type { BackupSummary, PruneResult } from '../repository/repository-types.js';
 import type { JobScheduler } from '../scheduler/job-scheduler.js';
+import { audited } from '../state/audited.js';
+import { FallbackStateStore } from '../state/fallback-state-store.js';
 import { logOperation, type OperationLogOptions } from '../util/log-operation.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { resolveBackupConfig, type BackupConfig, type ResolvedBackupConfig } from './backup-config.js';
@@ -20,8 +25,14 @@ import type {
   RestoreOptions,
   RestoreResult,
 } from './backup-types.js';
-import { RepositorySet, type OpenedRepository } from './repository-set.js';
-import { decideRetention, describeRecoveryWindow, type RetentionPolicy } from './retention-policy.js';
+import { RepositorySet } from './repository-set.js';
+import { describeRestoreTarget } from './describe-restore-target.js';
+import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import { systemCheck, type SystemCheck } from '../monitoring/system-check.js';
+import { backupChecks } from './backup-checks.js';
+import { backupFactTargets, readBackupFacts, type DatabaseBackupFacts } from './backup-facts.js';
+import { BackupMetrics } from './backup-metrics.js';
+import type { RetentionPolicy } from './retention-policy.js';
 import { runDrills, type DrillOptions, type DrillReport } from './run-drill.js';
 import { windowMetrics, type MetricSample } from './window-metrics.js';
 
@@ -35,8 +46,6 @@ export type {
   RestoreResult,
 } from './backup-types.js';
 
-/** Repositories written before backups recorded their engine hold PostgreSQL backups (the only engine then). */
-const ENGINE_OF_OLDER_BACKUPS = 'postgresql';
 
 /**
  * `dm.backups`: backups of every database whose engine has a backup driver, into a repository per database; retention,
@@ -46,7 +55,16 @@ const ENGINE_OF_OLDER_BACKUPS = 'postgresql';
  */
 export class BackupManager {
   #lastConfig: ResolvedBackupConfig | undefined;
+  /** Where audit entries go, also before initialize (list, verify and restore read only the repository). */
+  readonly #state = new FallbackStateStore(() => {
+    try {
+      return this.context().state();
+    } catch {
+      return undefined;
+    }
+  }, () => this.configuration().state, () => this.#logger());
   readonly #repositories: RepositorySet;
+  readonly #metrics: BackupMetrics;
 
   /**
    * @param context the initialized DataManager's context (databases, state store, scheduler)
@@ -58,7 +76,9 @@ export class BackupManager {
     private readonly context: () => DatakeepContext,
     private readonly configuration: () => ResolvedDatakeepConfig = () => context().config,
     private readonly logger: () => Logger = () => context().logger,
+    metrics?: MetricsRegistry,
   ) {
+    this.#metrics = new BackupMetrics(metrics?.registry, () => this.#facts({ window: true }));
     this.#repositories = new RepositorySet(() => {
       const configured = this.configuration().backups;
       return {
@@ -75,51 +95,67 @@ export class BackupManager {
 
   /** The seed's `createBackup(config)`: backs up every configured database that has a backup driver. */
   async createBackup(input: BackupConfig, options: BackupRunOptions = {}): Promise<CreateBackupResult> {
-    return this.#logged('backup.run', { destination: input?.destination }, () => this.#createBackup(input, options), {
+    const run = () => this.#logged('backup.run', { destination: input?.destination }, () => this.#createBackup(input, options), {
       result: (r) => ({ backupId: r.backupId, databases: r.databases.map((d) => d.database), skipped: r.skipped.map((d) => d.database) }),
     });
+    return this.#audited('backup.create', input?.destination, { config: input }, run, (r) => ({ backups: r.databases.map((d) => ({ database: d.database, backupId: d.backupId, type: d.type })) }));
   }
 
   async #createBackup(input: BackupConfig, options: BackupRunOptions): Promise<CreateBackupResult> {
     const config = resolveBackupConfig(input, 'createBackup(config)');
     this.#lastConfig = config;
     const passphrase = await this.#repositories.passphrase(config);
-    const { targets, skipped } = this.backupTargets(config);
+    const { targets, skipped } = backupTargets(this.context().registry, config.databases);
     if (targets.length === 0) {
       throw new ConfigurationError('databases', `none of the configured databases has a backup driver (${skipped.map((s) => `${s.database}: ${s.reason}`).join('; ')})`, `Configure a database of type ${enginesWith('backup').join(', ')} to back up`);
     }
     const started = new Date();
+    const setId = newSetId(started);
+    const engines = new Map<string, string>();
     const results: DatabaseBackupResult[] = [];
     const expired: ExpireResult[] = [];
     for (const { adapter, load } of targets) {
+      options.signal?.throwIfAborted();
       const driver = await load();
+      engines.set(adapter.id, driver.engine);
       const repositoryPath = join(config.destination, adapter.id);
-      const source = await driver.prepare({ adapter, config: this.context().config.databases.find((d) => d.id === adapter.id)! });
+      const source = await driver.prepare({ adapter, config: this.context().config.databases.find((d) => d.id === adapter.id)!, method: config.method });
       const repository = await this.#repositories.openOrInit(repositoryPath, passphrase, { workers: config.workers, compression: config.compression, owner: source.repositoryOwner });
       try {
         const summaries = (await repository.list()).filter((s) => s.database === adapter.id);
-        // An incremental or differential without a full to build on becomes a full, as in pgBackRest.
-        const type = config.type !== 'full' && !summaries.some(isFull) ? 'full' : config.type;
+        // An incremental or differential without a full to build on becomes a full, as in pgBackRest (a logical full
+        // is no base for them: the driver refuses those types with the logical method).
+        const type = config.type !== 'full' && !summaries.some((s) => isFull(s) && s.metadata.method !== 'logical') && config.method !== 'logical' ? 'full' : config.type;
         const lock = await repository.lock('shared', 'backup');
         let result: DatabaseBackupResult;
         try {
-          const made = await this.#logged('backup.create', { database: adapter.id, type, repository: repositoryPath }, () => source.backup(repository, { type, workers: config.workers, walTimeoutMs: config.walTimeoutMs, onProgress: (p) => options.onProgress?.(adapter.id, p) }), {
+          const made = await this.#logged('backup.create', { database: adapter.id, type, repository: repositoryPath }, () => source.backup(repository, { type, workers: config.workers, walTimeoutMs: config.walTimeoutMs, signal: options.signal, tables: config.tables, onProgress: (p) => options.onProgress?.(adapter.id, p) }), {
             result: (m) => ({ backupId: m.backupId, type: m.type, sizeBytes: m.sizeBytes, storedBytes: m.storedBytes }),
           });
           result = { ...made, database: adapter.id, requestedType: config.type, repository: repositoryPath };
+        } catch (error) {
+          this.#metrics.ended(adapter.id, adapter.type, false);
+          throw error;
         } finally {
           await lock.release();
         }
+        this.#metrics.ended(adapter.id, adapter.type, true);
         results.push(result);
         this.log('info', `backed up ${adapter.id}: ${result.type} ${result.backupId} (${result.storedBytes} bytes stored)`);
-        expired.push(await this.#logged('backup.expire', { database: adapter.id }, () => this.expireIn(adapter.id, repository, driver, config.retention, false), { result: expireFields }));
+        expired.push(await this.#logged('backup.expire', { database: adapter.id }, () => expireRepository({ database: adapter.id, repository, driver, retention: config.retention, dryRun: false, prune: true, log: (l, m) => this.log(l, m), audit: (...a) => this.audit(...a) }), { result: expireFields }));
       } finally {
         await repository.close?.();
       }
     }
     const first = results[0]!;
+    const finished = new Date();
+    // Only now, with every member complete, does the run become a set (backup-sets.ts).
+    await writeBackupSet(config.destination, {
+      setId, startedAt: started.toISOString(), finishedAt: finished.toISOString(),
+      members: results.map((r) => ({ database: r.database, engine: engines.get(r.database)!, backupId: r.backupId, type: r.type, consistentAt: r.consistentAt?.toISOString() })),
+    });
     return {
-      backupId: first.backupId, type: first.type, startedAt: started, finishedAt: new Date(),
+      backupId: first.backupId, setId, type: first.type, startedAt: started, finishedAt: finished,
       sizeBytes: results.reduce((n, r) => n + r.sizeBytes, 0), storedBytes: results.reduce((n, r) => n + r.storedBytes, 0),
       databases: results, skipped, expired,
     };
@@ -130,7 +166,7 @@ export class BackupManager {
     const config = resolveBackupConfig(input, 'setupBackups(config)');
     if (!config.schedule) throw new ConfigurationError('setupBackups(config).schedule', 'is missing', 'Give a cron expression, e.g. "0 2 * * *" for daily at 02:00');
     await this.#repositories.passphrase(config);
-    this.backupTargets(config);
+    backupTargets(this.context().registry, config.databases);
     this.#lastConfig = config;
     const name = `backup:${config.destination}`;
     const { nextRun } = await this.scheduler().schedule({
@@ -145,6 +181,7 @@ export class BackupManager {
         return { backupId: result.backupId, type: result.type, sizeBytes: result.sizeBytes, storedBytes: result.storedBytes, databases: result.databases.map((d) => d.database), skipped: result.skipped };
       },
     });
+    await this.audit('backup.schedule', name, false, { schedule: config.schedule, timeZone: config.timeZone, config: input });
     return { name, nextRun };
   }
 
@@ -153,10 +190,21 @@ export class BackupManager {
    * may be down), never restores over a running cluster, and refuses before writing anything what cannot work.
    */
   async restoreBackup(backupId: string | undefined, options: RestoreOptions = {}): Promise<RestoreResult> {
+    const { signal: _signal, onProgress: _onProgress, ...args } = options;
+    // A target's password never reaches the audit log or the logs.
+    if (args.target !== undefined) args.target = describeRestoreTarget(args.target);
+    return this.#audited('backup.restore', backupId ?? 'latest', { ...args }, () => this.#restoreBackup(backupId, options), (r) => ({ database: r.database, backupId: r.backupId, to: r.to, target: r.target }));
+  }
+
+  async #restoreBackup(backupId: string | undefined, options: RestoreOptions): Promise<RestoreResult> {
+    if (isSetId(backupId)) {
+      const set = await this.#withKnownBackups(options, (destination, exists) => findBackupSet(destination, backupId, exists));
+      return restoreBackupSet(set, options, (memberId, memberOptions) => this.#restoreBackup(memberId, memberOptions));
+    }
     return this.#repositories.withAll(options, async (repos, destination, passphrase) => {
       const found = await this.#repositories.find(repos, destination, backupId, options.database);
-      const driver = await this.driverOf(found.repository);
-      const result = await this.#logged('backup.restore', { database: found.database, backupId: backupId ?? 'latest', to: options.to }, () => driver.restore({
+      const driver = await driverOfRepository(found.repository);
+      const result = await this.#logged('backup.restore', { database: found.database, backupId: backupId ?? 'latest', to: options.to, target: options.target === undefined ? undefined : describeRestoreTarget(options.target) }, () => driver.restore({
         repository: found.repository, repositoryPath: found.path, destination, database: found.database, backupId, options, passphrase,
         passphraseFile: this.#repositories.passphraseFile(options.passphraseFile),
       }), { result: (r) => ({ backupId: r.backupId, to: r.to, target: r.target }) });
@@ -193,6 +241,29 @@ export class BackupManager {
     return { name, nextRun };
   }
 
+  /**
+   * validateSystem()'s backup checks per database: age against the schedule, the WAL archive, the last drill.
+   * Skipped while no destination is known (no createBackup/setupBackups, no backups.destination).
+   */
+  async validationChecks(): Promise<SystemCheck[]> {
+    const configured = this.configuration().backups;
+    if ((this.#lastConfig?.destination ?? configured?.destination) === undefined) return [systemCheck('backups', 'skipped', 'no backup destination configured (createBackup, setupBackups, or backups.destination)')];
+    const scheduleOf = (cron: string | undefined, timeZone: string | undefined) => (cron === undefined ? undefined : { cron, timeZone });
+    const drill = this.context().runningScheduler?.list().find((j) => j.kind === 'drill');
+    const facts = await this.#facts({ window: true });
+    this.#metrics.remember(facts);
+    return backupChecks(facts, {
+      backup: this.#lastConfig ? scheduleOf(this.#lastConfig.schedule, this.#lastConfig.timeZone) : scheduleOf(configured?.schedule, configured?.timeZone),
+      drill: drill && { cron: drill.cron, timeZone: drill.timeZone },
+    });
+  }
+
+  /** What the checks and the metrics read of each database with a backup driver (repositories, archiver, drills). */
+  async #facts(options: { window: boolean }): Promise<DatabaseBackupFacts[]> {
+    const targets = backupFactTargets(this.context().registry.all(), this.#lastConfig?.databases ?? this.configuration().backups?.databases);
+    return readBackupFacts(targets, this.#repositories, await this.context().state().catch(() => undefined), options);
+  }
+
   /** The recoverability window of each database as gauge samples (seconds since the epoch), for an exporter. */
   async windowMetrics(options: { destination?: string; passphraseFile?: string } = {}): Promise<MetricSample[]> {
     return windowMetrics(await this.window(undefined, options));
@@ -208,12 +279,23 @@ export class BackupManager {
       const out: (RecoverabilityWindow & { driver: BackupDriver })[] = [];
       for (const r of repos) {
         if (database !== undefined && database !== r.database) continue;
-        const driver = await this.driverOf(r.repository);
+        const driver = await driverOfRepository(r.repository);
         out.push({ ...(await driver.window(r.repository, r.database, { timeline: options.timeline })), driver });
       }
       if (database !== undefined && out.length === 0) throw new UsageError('database', `no repository for "${database}" in ${destination} (there are: ${repos.map((r) => r.database).join(', ') || 'none'})`);
       return out;
     });
+  }
+
+  /** The backup sets under the destination (one per createBackup run), oldest first, with the members still kept. */
+  async listBackupSets(options: { destination?: string; passphraseFile?: string } = {}): Promise<BackupSet[]> {
+    return this.#withKnownBackups(options, (destination, exists) => readBackupSets(destination, exists));
+  }
+
+  /** Runs `fn` with the destination and a test of whether a set member's backup still exists in its repository. */
+  async #withKnownBackups<T>(options: { destination?: string; passphraseFile?: string }, fn: (destination: string, exists: (m: BackupSetMember) => boolean) => Promise<T>): Promise<T> {
+    const known = new Set((await this.listBackups(options)).map((b) => `${b.database}\u0000${b.backupId}`));
+    return fn(this.#repositories.destination(options.destination), (m) => known.has(`${m.database}\u0000${m.backupId}`));
   }
 
   /** Completed backups of every repository under the destination, oldest first. */
@@ -233,11 +315,15 @@ export class BackupManager {
    * it up to the end of the unbroken archive: every segment a restore to any later target could need.
    */
   async verifyBackup(backupId: string, options: { destination?: string; passphraseFile?: string } = {}): Promise<BackupVerifyResult> {
+    return this.#audited('backup.verify', backupId, { ...options }, () => this.#verifyBackup(backupId, options), (r) => ({ ok: r.ok, problems: r.problems }));
+  }
+
+  async #verifyBackup(backupId: string, options: { destination?: string; passphraseFile?: string }): Promise<BackupVerifyResult> {
     return this.#logged('backup.verify', { backupId }, () => this.#repositories.withAll(options, async (repos, destination) => {
       const found = await this.#repositories.find(repos, destination, backupId, undefined);
       const report = await found.repository.verify(backupId);
       const summary = (await found.repository.list()).find((s) => s.backupId === backupId)!;
-      const log = await (await this.driverOf(found.repository)).verifyLog(found.repository, summary);
+      const log = await (await driverOfRepository(found.repository)).verifyLog(found.repository, summary);
       const problems = log.problem ? [...report.problems, log.problem] : report.problems;
       return { ...report, ok: problems.length === 0, problems, walSegmentsAfter: log.segments, walEndsAt: log.endsAt };
     }), { result: (r) => ({ ok: r.ok, problems: r.problems }), failed: (r) => !r.ok });
@@ -250,35 +336,11 @@ export class BackupManager {
     return this.#repositories.withAll(options, async (repos) => {
       const out: ExpireResult[] = [];
       for (const { database, repository } of repos) {
-        const driver = await this.driverOf(repository);
-        out.push(await this.#logged('backup.expire', { database, dryRun: options.dryRun ?? false }, () => this.expireIn(database, repository, driver, retention, options.dryRun ?? false, options.prune ?? true), { result: expireFields }));
+        const driver = await driverOfRepository(repository);
+        out.push(await this.#logged('backup.expire', { database, dryRun: options.dryRun ?? false }, () => expireRepository({ database, repository, driver, retention, dryRun: options.dryRun ?? false, prune: options.prune ?? true, log: (l, m) => this.log(l, m), audit: (...a) => this.audit(...a) }), { result: expireFields }));
       }
       return out;
     });
-  }
-
-  private async expireIn(database: string, repository: Repository, driver: BackupDriver, retention: RetentionPolicy, dryRun: boolean, prune = true): Promise<ExpireResult> {
-    const lock = dryRun ? undefined : await repository.lock('exclusive', 'expire');
-    try {
-      const summaries = (await repository.list()).filter((s) => s.database === database);
-      const decision = decideRetention(summaries.map((s) => ({
-        backupId: s.backupId, type: s.type, parent: s.parent, finishedAt: new Date(s.finishedAt),
-        firstWal: (s.metadata.walSegments as string[] | undefined)?.[0],
-      })), retention);
-      const window = { from: decision.window.from?.toISOString(), requestedMs: decision.window.requested, short: decision.windowShort, description: describeRecoveryWindow(decision) };
-      if (!dryRun) this.log(decision.windowShort ? 'warn' : 'info', `${database}: retention kept ${decision.keep.size} backup(s), expired ${decision.expire.length}; ${window.description}`);
-      let walRemoved = 0;
-      let pruned: PruneResult | undefined;
-      if (!dryRun) {
-        for (const id of decision.expire) await repository.deleteBackup(id);
-        if (decision.walExpireBefore) walRemoved = await driver.expireLog(repository, decision.walExpireBefore);
-      }
-      if (prune && !dryRun && decision.expire.length > 0) pruned = await repository.prune();
-      await this.audit('backup.expire', database, dryRun, { expired: decision.expire, walRemoved, window: window.description });
-      return { database, dryRun, expired: decision.expire, kept: [...decision.keep].map(([backupId, reasons]) => ({ backupId, reasons })), walRemoved, prune: pruned, window };
-    } finally {
-      await lock?.release();
-    }
   }
 
   async prune(options: { destination?: string; dryRun?: boolean; passphraseFile?: string } = {}): Promise<(PruneResult & { repository: string })[]> {
@@ -296,32 +358,6 @@ export class BackupManager {
       }
       return out;
     });
-  }
-
-  /** The databases to back up, each with its engine's driver; the others with the reason they are skipped. */
-  private backupTargets(config: ResolvedBackupConfig): { targets: { adapter: DatabaseAdapter; load: () => Promise<BackupDriver> }[]; skipped: { database: string; reason: string }[] } {
-    const registry = this.context().registry;
-    const adapters = config.databases ? config.databases.map((id) => registry.get(id)) : registry.all();
-    const targets: { adapter: DatabaseAdapter; load: () => Promise<BackupDriver> }[] = [];
-    const skipped: { database: string; reason: string }[] = [];
-    for (const adapter of adapters) {
-      const load = optionalEnginePart(adapter, 'backup');
-      if (load && adapter.capabilities.physicalBackup) targets.push({ adapter, load });
-      else skipped.push({ database: adapter.id, reason: `no backup driver for ${adapter.type} yet (datakeep backs up ${enginesWith('backup').join(', ')})` });
-    }
-    if (config.databases && skipped.length) {
-      throw new ConfigurationError('databases', `${skipped.map((s) => `${s.database}: ${s.reason}`).join('; ')}`, 'Remove those ids from databases');
-    }
-    return { targets, skipped };
-  }
-
-  /** The driver of the engine whose backups `repository` holds (recorded in each backup's metadata). */
-  private async driverOf(repository: Repository): Promise<BackupDriver> {
-    const newest = (await repository.list()).at(-1);
-    const engine = typeof newest?.metadata.engine === 'string' ? newest.metadata.engine : ENGINE_OF_OLDER_BACKUPS;
-    const load = getEngine(engine).parts.backup;
-    if (!load) throw new ConfigurationError('backups', `the repository holds ${engine} backups, and this datakeep has no ${engine} backup driver`, 'Use the datakeep version that wrote them');
-    return load();
   }
 
   private log(level: 'info' | 'warn', message: string): void {
@@ -342,17 +378,23 @@ export class BackupManager {
   }
 
   private async audit(action: string, target: string, dryRun: boolean, details: Record<string, unknown>): Promise<void> {
-    const state = await this.context().state();
+    const state = await this.#state.get();
     await state.audit({ action, target, dryRun, details });
   }
-}
 
-function expireFields(result: ExpireResult): Record<string, unknown> {
-  return { dryRun: result.dryRun, expired: result.expired, kept: result.kept.length, walRemoved: result.walRemoved, window: result.window.description };
+  /** Runs a change and records it in the audit log with its outcome (see audited()). */
+  #audited<T>(action: string, target: string | undefined, details: Record<string, unknown>, change: () => Promise<T>, result: (value: T) => Record<string, unknown>): Promise<T> {
+    return audited(() => this.#state.get(), { action, target, details }, change, {
+      result, onAuditError: (error) => this.#logger().log('warn', `could not record ${action} in the audit log`, { operation: action, error }),
+    });
+  }
+
+  /** Closes the state store opened for audit entries before initialize (the DataManager's close() calls this). */
+  async close(): Promise<void> {
+    await this.#state.close();
+  }
 }
 
 function isFull({ type }: BackupSummary): boolean {
   return type === 'full';
 }
-
-export type { OpenedRepository };

@@ -66,7 +66,26 @@ export interface RecoverabilityWindow {
   /** The first missing segment after the archived run (replay ends there); undefined for an empty archive. */
   readonly firstMissingWal: string | undefined;
   readonly backups: number;
+  /**
+   * Logical backups (snapshots of chosen tables): each restores to its snapshot instant only, no log replays after
+   * it. With no physical backup, `from` is the oldest snapshot and `to` is undefined.
+   */
+  readonly snapshots?: readonly { readonly backupId: string; readonly time: string }[];
+  /** How the newest backup was taken (what a restore without a backup id or recovery target restores). */
+  readonly method?: BackupMethod;
 }
+
+/**
+ * physical: the data directory plus the log (PITR, incremental); logical: schema and rows of chosen tables as of one
+ * snapshot, restored table by table into a live database (always full).
+ */
+export type BackupMethod = 'physical' | 'logical';
+
+/**
+ * A live database a logical restore writes into: a connection URL of the engine (postgres://host/db, pglite:DIR,
+ * mongodb://..., redis://..., mysql://...) or the same fields as a database configuration. Passwords in it are never
+ * logged or recorded.
+ */
 
 export interface DatabaseBackupResult {
   readonly database: string;
@@ -74,18 +93,22 @@ export interface DatabaseBackupResult {
   readonly type: BackupConfig['type'];
   /** Differs from `type` when no base existed (an incremental without a full becomes a full, as in pgBackRest). */
   readonly requestedType: BackupConfig['type'];
-  readonly method: 'data-directory' | 'replication-protocol';
+  readonly method: 'data-directory' | 'replication-protocol' | 'logical';
   readonly repository: string;
   readonly sizeBytes: number;
   readonly storedBytes: number;
   readonly startedAt: Date;
   readonly finishedAt: Date;
   readonly walSegments: number;
+  /** The instant the backup is consistent at (a restore without a target lands there), when the driver knows it. */
+  readonly consistentAt?: Date;
 }
 
 /** What the seed's `createBackup` returns: the first database's figures at the top, every database below. */
 export interface CreateBackupResult {
   readonly backupId: string;
+  /** The backup set of this run: one member per database (`datakeep backup list`, `restoreBackup(setId)`). */
+  readonly setId: string;
   readonly type: BackupConfig['type'];
   readonly startedAt: Date;
   readonly finishedAt: Date;
@@ -124,6 +147,13 @@ export interface RestoreOptions {
   targetTimeline?: number | 'latest';
   /** A new or empty directory (default: DESTINATION/restores/<backup id>-<time>); never a running cluster's. */
   to?: string;
+  /**
+   * Engines whose backups restore into a live server (MongoDB; Redis by DUMP/RESTORE of each key) write into `target`
+   * instead of a directory (`to`): the server's URL (it carries the credentials) and the database in it; `replace`
+   * overwrites what exists there (default: refuse before writing anything). Engines that restore only to a directory
+   * refuse it.
+   */
+  target?: RestoreTarget;
   /** The database whose backup to restore (needed when several are backed up). */
   database?: string;
   /** Repository root (default: the destination of the last createBackup/setupBackups, or the config file's). */
@@ -139,6 +169,12 @@ export interface RestoreOptions {
   archiveTo?: string;
   /** The passphrase file (default: the backup config's passphraseFile, then DATAKEEP_REPO_PASSPHRASE(_FILE)). */
   passphraseFile?: string;
+  /** Restore only the keys matching this glob (Redis `SCAN MATCH` syntax), into a directory or a live target. */
+  keyPattern?: string;
+  /** Only these tables (`schema.table` or `table`; a partitioned table brings its partitions) of a logical backup. */
+  tables?: string[];
+  /** Parallel sessions of a logical restore (default 2). */
+  workers?: number;
   /** On failure keep what was written instead of removing it. */
   keepFailed?: boolean;
   /** Argument names for error messages (the CLI passes its flags). */
@@ -146,6 +182,22 @@ export interface RestoreOptions {
   /** Aborting stops the restore and removes what it wrote. */
   signal?: AbortSignal;
   onProgress?: (progress: RestoreProgress) => void;
+}
+
+/** A live server to restore into (RestoreOptions.target). */
+/**
+ * A live server to restore into (RestoreOptions.target): its connection URL, or the URL with the database to write
+ * into and whether to replace what is there. A PostgreSQL logical restore also takes `pglite:DIR` (an embedded one).
+ */
+export type RestoreTarget = string | RestoreTargetSpec;
+
+export interface RestoreTargetSpec {
+  /** Connection URL (mongodb://, redis://, mysql://...). A password in it never reaches logs, errors or results. */
+  readonly url: string;
+  /** The database (MongoDB database, MariaDB schema, Redis db number) to write into; default: the backed-up one's. */
+  readonly database?: string;
+  /** Drop what the restore would write over (collections, tables, keys) instead of refusing; default false. */
+  readonly replace?: boolean;
 }
 
 export interface RestoreResult {
@@ -161,6 +213,11 @@ export interface RestoreResult {
   readonly recoverySettings: readonly string[];
   /** The command that starts the restored server (when `start` was not asked for). */
   readonly startCommand: string;
+  /** A logical restore: the tables restored (into `to`, the target's description). */
+  readonly tables?: readonly string[];
+  /** A backup set's restore: its id, and every member's result (the fields above are the first member's). */
+  readonly setId?: string;
+  readonly members?: readonly RestoreResult[];
 }
 
 export interface BackupVerifyResult extends VerifyReport {
@@ -171,5 +228,7 @@ export interface BackupVerifyResult extends VerifyReport {
 
 export interface BackupRunOptions {
   onProgress?: (database: string, progress: BackupProgress) => void;
+  /** Aborting stops the backup; the repository then shows no trace of it (its chunks are reclaimed by prune). */
+  signal?: AbortSignal;
 }
 

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors/index.js';
 import type { BackupDriver } from './backup-driver.js';
-import type { RecoverabilityWindow, RestoreOptions, RestoreResult } from './backup-types.js';
+import type { RecoverabilityWindow, RestoreOptions, RestoreResult, RestoreTarget } from './backup-types.js';
 import type { DrillChecks, DrillRunResult } from './drill-types.js';
 
 export interface DrillOptions {
@@ -11,6 +11,8 @@ export interface DrillOptions {
   /** Also restore to a random instant inside the recoverability window (default true). */
   pointInTime?: boolean;
   checks?: DrillChecks;
+  /** A server for logical backups' scratch databases (default: an embedded database in a temporary directory). */
+  target?: RestoreTarget;
   /** Source of randomness for the point-in-time target (tests pass a seeded one). */
   random?: () => number;
 }
@@ -37,13 +39,14 @@ export async function runDrills(deps: {
   for (const window of await deps.windows()) {
     if (!window.from) continue;
     const at = new Date().toISOString();
-    const restore = (target: Date | undefined) => (to: string, port: number) => deps.restore({
-      database: window.database, destination: options.destination, passphraseFile: options.passphraseFile, to,
-      targetTime: target, start: { port },
+    const restore = (target: Date | undefined) => (to: string, port: number, into?: RestoreTarget) => deps.restore({
+      database: window.database, destination: options.destination, passphraseFile: options.passphraseFile,
+      ...(into === undefined ? { to, targetTime: target, start: { port } } : { target: into }),
     });
-    const runs: DrillRunResult[] = [await window.driver.drill({ kind: 'latest', checks: options.checks, restore: restore(undefined) })];
+    const { driver, ...drilled } = window;
+    const runs: DrillRunResult[] = [await driver.drill({ kind: 'latest', checks: options.checks, restore: restore(undefined), window: drilled, server: options.target })];
     const target = options.pointInTime === false ? undefined : randomInstant(window, options.random ?? Math.random);
-    if (target) runs.push(await window.driver.drill({ kind: 'point-in-time', target, checks: options.checks, restore: restore(target) }));
+    if (target) runs.push(await driver.drill({ kind: 'point-in-time', target, checks: options.checks, restore: restore(target), window: drilled, server: options.target }));
     const report = { database: window.database, at, ok: runs.every((r) => r.ok), runs };
     await deps.record(report);
     reports.push(report);

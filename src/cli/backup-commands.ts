@@ -12,6 +12,9 @@ import { withManager, withRepositoryOnly } from './with-manager.js';
 
 interface BackupFlags extends RepositoryFlags {
   type?: BackupConfig['type'];
+  method?: BackupConfig['method'];
+  tables?: string[];
+  target?: string;
   dryRun?: boolean;
   database?: string;
   check?: string;
@@ -32,11 +35,12 @@ interface BackupRun {
 export function registerBackupCommands(program: Command, runtime: CliRuntime): void {
   const backup = program.command('backup').description('backups and the recoverability window (docs/backups.md)');
   const sub = (name: string, description: string, action: BackupAction): Command => {
-    const command = repositoryOptions(backup.command(name).description(description));
+    // `datakeep backup` alone is `datakeep backup create`.
+    const command = repositoryOptions(backup.command(name, { isDefault: name === 'create' }).description(description));
     command.action(runs(runtime, async (ctx, c) => {
       const flags = c.opts<BackupFlags>();
       const config = await backupSettings(ctx, flags, name !== 'create');
-      return action(ctx, { flags, args: c.args, config, repositories: { destination: config.destination, passphraseFile: flags.passphraseFile } });
+      return action(ctx, { flags, args: c.args, config, repositories: { destination: config.destination, passphraseFile: flags.passphraseFile ?? config.passphraseFile } });
     }));
     return command;
   };
@@ -44,7 +48,9 @@ export function registerBackupCommands(program: Command, runtime: CliRuntime): v
   const database = ['--database <id>', 'the database whose backups to use (as the DB argument)'] as const;
 
   sub('create', 'back up every database that has a backup driver, then apply retention (progress on stderr)', create)
-    .addOption(new Option('--type <type>', 'full, differential (since the last full) or incremental (since the last backup); default: the config\'s, else full').choices(['full', 'differential', 'incremental']));
+    .addOption(new Option('--type <type>', 'full, differential (since the last full) or incremental (since the last backup); default: the config\'s, else full').choices(['full', 'differential', 'incremental']))
+    .addOption(new Option('--method <method>', 'physical (data directory and WAL: PITR, incremental) or logical (tables by COPY at one snapshot); default: the config\'s, else physical where the engine has it').choices(['physical', 'logical']))
+    .option('--tables <list>', 'with --method logical: only these tables (comma-separated, schema.table or table)', (v: string) => v.split(',').map((t) => t.trim()).filter((t) => t !== ''));
   sub('list', 'completed backups and each database\'s recoverability window (reads only the repository)', list);
   sub('verify', 're-read and re-hash every chunk of a backup, and authenticate every WAL segment after it (exit 1 when corrupt)', verify)
     .argument('<id>', 'the backup id (datakeep backup list)');
@@ -57,7 +63,8 @@ export function registerBackupCommands(program: Command, runtime: CliRuntime): v
     })).argument('[db]', 'one database id (default: every one)').option(...database);
   sub('drill', 'restore the newest backup and a random point of the window into scratch directories, start, check, record, remove (exit 1 when one fails)', drill)
     .argument('[db]', 'one database id (default: every one)').option(...database)
-    .option('--check <sql>', 'a query whose first column is true when the restored data is right, e.g. \'SELECT count(*) > 0 FROM orders\'');
+    .option('--check <sql>', 'a query whose first column is true when the restored data is right, e.g. \'SELECT count(*) > 0 FROM orders\'')
+    .option('--target <url>', 'logical backups: the server for the scratch database (postgres://…); default an embedded one');
   sub('expire', 'apply the retention policy (the config\'s "backups.retention", else the library default)', expire).option(...dryRun);
   sub('prune', 'reclaim the chunks no backup uses any more', prune).option(...dryRun);
   registerRestoreCommand(program, runtime);
@@ -94,8 +101,14 @@ const create: BackupAction = (ctx, { config }) => withManager(ctx, async (dm) =>
 const list: BackupAction = (ctx, { repositories }) => withRepositoryOnly(ctx, async (dm) => {
   const backups = await dm.backups.listBackups(repositories);
   const windows = await dm.backups.window(undefined, repositories);
-  if (ctx.json) ctx.io.out(toJson({ backups, windows }));
+  const sets = await dm.backups.listBackupSets(repositories);
+  if (ctx.json) ctx.io.out(toJson({ sets, backups, windows }));
   else {
+    for (const set of sets) {
+      ctx.io.out(`set ${set.setId}  ${set.startedAt} .. ${set.finishedAt}  ${set.members.length} member(s)`);
+      for (const m of set.members) ctx.io.out(`  ${m.database}  ${m.engine}  ${m.type}  ${m.backupId}${m.consistentAt ? `  consistent at ${m.consistentAt}` : ''}`);
+    }
+    if (sets.length > 0) ctx.io.out(`${sets.length} set(s); restore one with datakeep restore SET_ID [--target-time T] (each member into --to DIR/<database>)\n`);
     for (const b of backups) ctx.io.out(`${b.backupId}  ${b.database}  ${b.type.padEnd(12)} ${b.finishedAt}  ${formatBytes(b.sizeBytes).padStart(10)} data  ${formatBytes(b.storedBytes).padStart(10)} stored${b.parent ? `  parent ${b.parent}` : ''}`);
     ctx.io.out(`${backups.length} backup(s)`);
     for (const w of windows) ctx.io.out(formatWindow(w));
@@ -118,7 +131,7 @@ const verify: BackupAction = (ctx, { args, repositories }) => withRepositoryOnly
 const drill: BackupAction = (ctx, { flags, args, repositories }) => {
   if (flags.check !== undefined && flags.check.trim() === '') throw new UsageError('--check', 'is empty; give a query whose first column is true when the restored data is right, e.g. \'SELECT count(*) > 0 FROM orders\'');
   return withManager(ctx, async (dm) => {
-    const reports = await dm.backups.drill({ ...repositories, database: args[0] ?? flags.database ?? ctx.db, checks: flags.check === undefined ? undefined : { sql: flags.check } });
+    const reports = await dm.backups.drill({ ...repositories, database: args[0] ?? flags.database ?? ctx.db, checks: flags.check === undefined ? undefined : { sql: flags.check }, target: flags.target });
     if (ctx.json) ctx.io.out(toJson(reports));
     else {
       for (const r of reports) {
@@ -155,6 +168,7 @@ const prune: BackupAction = (ctx, { flags, repositories }) => withManager(ctx, a
 
 function formatWindow(w: RecoverabilityWindow): string {
   if (!w.from) return `${w.database}: no backup to restore from`;
+  if (!w.to && w.snapshots?.length) return `${w.database}: logical backups only, each restorable to its snapshot instant: ${w.snapshots.map((s) => `${s.time} (${s.backupId})`).join(', ')}`;
   const to = w.to ? `${w.to.time ?? '(no transaction after the oldest backup yet)'} (archived WAL to ${w.to.lsn}, ${w.to.segment})` : '(no archived WAL)';
   return `${w.database}: recoverable on timeline ${w.timeline} from ${w.from.time} (backup ${w.from.backupId}) to ${to}`;
 }

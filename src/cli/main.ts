@@ -18,6 +18,10 @@ const GROUPS: readonly (() => Promise<Register>)[] = [
   walGroup,
   async () => (await import('./tx-commands.js')).registerTxCommands,
   async () => (await import('./lifecycle-commands.js')).registerLifecycleCommands,
+  async () => (await import('./replication-commands.js')).registerReplicationCommands,
+  async () => (await import('./validate-commands.js')).registerValidateCommands,
+  async () => (await import('./serve-command.js')).registerServeCommand,
+  async () => (await import('./state-commands.js')).registerStateCommands,
 ];
 /** PostgreSQL runs `datakeep wal push|get` once per WAL segment: that command line loads its own group only. */
 const WAL_ONLY = [walGroup];

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors/index.js';
-import type { RestoreProgress } from '../backup/backup-types.js';
+import type { RestoreProgress, RestoreResult } from '../backup/backup-types.js';
 import { backupSettings, repositoryOptions, type RepositoryFlags } from './backup-settings.js';
 import { toJson } from './cli-io.js';
 import { runs, type CliRuntime, type CommandContext } from './command-context.js';
@@ -21,6 +21,11 @@ interface RestoreFlags extends RepositoryFlags {
   archiveTo?: string;
   keepFailed?: boolean;
   database?: string;
+  target?: string;
+  targetDatabase?: string;
+  replace?: boolean;
+  tables?: string[];
+  jobs?: number;
 }
 
 /** A TCP port option: refused while parsing, before anything is read. */
@@ -58,7 +63,15 @@ export function registerRestoreCommand(program: Command, runtime: CliRuntime): v
     .option('--start-port <port>', 'also start the restored server on this port and wait until it has recovered and promoted', portOption('--start-port'))
     .option('--archive-to <dir>', 'once promoted, the restored server archives its WAL into this repository of its own (never the source\'s; default: archiving off)')
     .option('--keep-failed', 'keep what a failed restore wrote, for inspection (default: it is removed)')
-    .option('--database <id>', 'the database to restore when the destination holds several'))
+    .option('--database <id>', 'the database to restore when the destination holds several')
+    .option('--target <url>', 'restore into this live server instead of a directory: MongoDB and Redis (mongodb://host:27017, redis://host:6379), a logical PostgreSQL backup (postgres://…/db, created when missing; pglite:DIR); its password never reaches logs or output')
+    .option('--target-database <name>', 'with --target: the database to write into (default: the backed-up one\'s name)')
+    .option('--replace', 'with --target: overwrite what the restore would write over (collections, keys) instead of refusing')
+    .option('--tables <list>', 'a logical backup: only these tables (comma-separated, schema.table or table)', (v: string) => v.split(',').map((t) => t.trim()).filter((t) => t !== ''))
+    .option('-j, --jobs <n>', 'a logical backup: parallel restore sessions (default 2)', (v: string) => {
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError('--jobs', `"${v}" is not a positive number of sessions`);
+      return Number(v);
+    }))
     .action(runs(runtime, (ctx, command) => restore(ctx, command.args[0], command.opts<RestoreFlags>())));
 }
 
@@ -69,6 +82,8 @@ async function restore(ctx: CommandContext, backupId: string | undefined, flags:
   const config = await backupSettings(ctx, flags, true);
   if (flags.to !== undefined) checkDirectoryArgument('--to', flags.to, EMPTY_DIRECTORY);
   if (flags.archiveTo !== undefined) checkDirectoryArgument('--archive-to', flags.archiveTo, 'a repository directory');
+  if (flags.target === undefined && (flags.targetDatabase !== undefined || flags.replace)) throw new UsageError(flags.replace ? '--replace' : '--target-database', 'only applies with --target (a live server to restore into)');
+  const target = flags.target === undefined ? undefined : { url: flags.target, database: flags.targetDatabase, replace: flags.replace ?? false };
   return withRepositoryOnly(ctx, async (dm) => {
     const progress = new ProgressLine((t) => process.stderr.write(t), Boolean(process.stderr.isTTY) && !ctx.json);
     // Ctrl-C: stop writing and remove what was written, as for any failed restore (the error says so).
@@ -81,9 +96,10 @@ async function restore(ctx: CommandContext, backupId: string | undefined, flags:
     process.once('SIGTERM', interrupt);
     const label = (p: RestoreProgress) => (p.phase === 'checking-wal' ? `restore checking WAL (${p.walChecked ?? 0} segment(s) authenticated)` : `restore ${p.phase}`);
     const result = await dm.backups.restoreBackup(backupId, {
-      destination: config.destination, to: flags.to, database: flags.database ?? ctx.db, passphraseFile: flags.passphraseFile,
+      destination: config.destination, to: flags.to, target, database: flags.database ?? ctx.db, passphraseFile: flags.passphraseFile ?? config.passphraseFile,
       targetTime: flags.targetTime, timeZone: flags.timeZone, targetLsn: flags.targetLsn, targetName: flags.targetName, targetTimeline: flags.targetTimeline,
       port, start: startPort === undefined ? undefined : { port: startPort }, archiveTo: flags.archiveTo, keepFailed: flags.keepFailed ?? false,
+      tables: flags.tables, workers: flags.jobs,
       fields: { time: '--target-time', lsn: '--target-lsn', name: '--target-name' }, signal: controller.signal,
       onProgress: (p) => progress.update(label(p), p.bytesDone, p.bytesTotal ? p.bytesDone / p.bytesTotal : undefined, p.phase === 'done'),
     }).finally(() => {
@@ -92,14 +108,23 @@ async function restore(ctx: CommandContext, backupId: string | undefined, flags:
     });
     if (ctx.json) ctx.io.out(toJson(result));
     else {
-      if (result.note) ctx.io.out(`note: ${result.note}`);
-      ctx.io.out(`restored ${result.database} backup ${result.backupId} into ${result.to}${result.target ? ` to ${result.target}` : ' (replaying all archived WAL)'} on timeline ${result.timeline}; ${result.walSegmentsChecked} WAL segment(s) checked${result.started ? '; started, recovered and promoted' : ''}`);
-      for (const line of result.recoverySettings) ctx.io.out(`  ${line.replace(/--passphrase-file \S+/, '--passphrase-file …')}`);
-      if (!result.started) {
-        const listens = port === undefined ? '; it keeps its source\'s port: pass --port to restore onto another one' : `, and listens on port ${port}`;
-        ctx.io.out(`start it with: ${result.startCommand}\n  it ${result.target ? 'recovers to the target' : 'replays all archived WAL'}, promotes${listens}`);
-      }
+      if (result.setId) ctx.io.out(`restored backup set ${result.setId}: ${result.members!.length} member(s)${flags.targetTime ? `, each to ${flags.targetTime}` : ''}`);
+      for (const member of result.members ?? [result]) printRestored(ctx, member, port);
     }
     return EXIT.ok;
   });
+}
+
+function printRestored(ctx: CommandContext, result: RestoreResult, port: number | undefined): void {
+  if (result.note) ctx.io.out(`note: ${result.note}`);
+  if (result.tables) {
+    ctx.io.out(`restored ${result.database} logical backup ${result.backupId} (snapshot ${result.target}) into ${result.to}: ${result.tables.length} table(s)`);
+    return;
+  }
+  ctx.io.out(`restored ${result.database} backup ${result.backupId} into ${result.to}${result.target ? ` to ${result.target}` : ' (replaying all archived WAL)'} on timeline ${result.timeline}; ${result.walSegmentsChecked} WAL segment(s) checked${result.started ? '; started, recovered and promoted' : ''}`);
+  for (const line of result.recoverySettings) ctx.io.out(`  ${line.replace(/--passphrase-file \S+/, '--passphrase-file …')}`);
+  if (!result.started) {
+    const listens = port === undefined ? '; it keeps its source\'s port: pass --port to restore onto another one' : `, and listens on port ${port}`;
+    ctx.io.out(`start it with: ${result.startCommand}\n  it ${result.target ? 'recovers to the target' : 'replays all archived WAL'}, promotes${listens}`);
+  }
 }

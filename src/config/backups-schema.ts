@@ -34,6 +34,14 @@ export interface BackupConfig {
   missedRunPolicy?: 'run-once' | 'skip';
   /** Seconds to wait for the archiver to push a backup's WAL (default 120). */
   walTimeout?: number;
+  /**
+   * physical (the data directory plus WAL: PITR, incremental) or logical (schema and rows of `tables` as of one
+   * snapshot, restorable table by table into another database; always full). Default: physical where the engine has
+   * it (PostgreSQL), else logical (the embedded PGlite).
+   */
+  method?: 'physical' | 'logical';
+  /** Logical backups: only these tables (`schema.table` or `table`; default every user table). */
+  tables?: string[];
 }
 
 /** The `backups` section of the configuration file: defaults for `datakeep backup` and `restore`, every field optional. */
@@ -59,6 +67,8 @@ function backupSchema(destinationRequired: boolean) {
       workers: integer(1, MAX_WORKERS).optional(),
       missedRunPolicy: oneOf(['run-once', 'skip'], 'a policy', 'Use "run-once" or "skip"').default('run-once'),
       walTimeout: integer(1, 86_400, ' (seconds)').default(120),
+      method: oneOf(['physical', 'logical'], 'a backup method', 'Use "physical" (data directory and WAL) or "logical" (tables by COPY)').optional(),
+      tables: list(nonEmptyText('Give a table name, e.g. "public.orders"'), 'Give e.g. ["public.orders", "customers"], or leave it out for every table', 'an array of table names').optional(),
     },
     'Give {type, destination, compression, encryption, retention}',
   ).transform((c, ctx) => {
@@ -70,6 +80,8 @@ function backupSchema(destinationRequired: boolean) {
     const given = c.retention ?? DEFAULT_RETENTION;
     const inherits = typeof given === 'object' && given !== null && !Array.isArray(given) && (given as { timeZone?: unknown }).timeZone === undefined;
     const retention = parseWithin(ctx, retentionSchema, inherits ? { ...given, timeZone: c.timeZone } : given, ['retention']);
+    if (c.method === 'logical' && c.type !== 'full') issueAt(ctx, ['type'], `"${c.type}" does not apply to logical backups (each is a whole snapshot)`, 'Use type "full" with method "logical", or method "physical" for incremental and differential backups');
+    if (c.tables !== undefined && c.method !== 'logical') issueAt(ctx, ['tables'], 'applies to logical backups only', 'Add method: "logical", or leave tables out');
     const cron = c.schedule === undefined ? undefined : cronProblem(c.schedule, c.timeZone);
     if (cron) issueAt(ctx, ['schedule'], cron.problem, cron.fix);
     return {
@@ -85,6 +97,8 @@ function backupSchema(destinationRequired: boolean) {
       workers: c.workers,
       missedRunPolicy: c.missedRunPolicy,
       walTimeoutMs: c.walTimeout * 1000,
+      method: c.method,
+      tables: c.tables,
     };
   });
 }

@@ -1,4 +1,5 @@
 import type { IsolationLevel } from '../adapters/capabilities.js';
+import type { CredentialSource } from './credential-source.js';
 
 export type DatabaseType = 'postgresql' | 'pglite' | 'mongodb' | 'redis' | 'mariadb' | 'mysql';
 
@@ -38,7 +39,11 @@ export interface DatabaseConfig {
   id?: string;
   /** A connection URL (postgres://, redis://, mongodb://, mariadb://, mysql://, pglite:PATH). */
   url?: string;
-  /** Read the password from this file (trailing newline removed); for secrets mounted as files. */
+  /**
+   * Read the password from this file (trailing newline removed); for secrets mounted as files. The file is watched
+   * while the database is connected: when its content changes, new connections use the new password and the pool's
+   * connections are replaced (docs/configuration.md, "Credentials and rotation").
+   */
   passwordFile?: string;
   /** Marks the SQL database that `DataManager.query/execute` use (default: the first SQL database). */
   default?: boolean;
@@ -60,7 +65,10 @@ export interface DatabaseConfig {
   options?: Record<string, unknown>;
 }
 
-/** A validated, frozen configuration with defaults filled in. `password` is non-enumerable. */
+/**
+ * A validated, frozen configuration with defaults filled in. `password` is non-enumerable, and reads the credential
+ * source's current value: with a `passwordFile`, it follows the file.
+ */
 export interface ResolvedDatabaseConfig {
   readonly id: string;
   readonly type: DatabaseType;
@@ -82,4 +90,6 @@ export interface ResolvedDatabaseConfig {
   readonly options: Readonly<Record<string, unknown>>;
   /** The original URL with its password, for drivers that take a URL (non-enumerable, never printed). */
   readonly url: string | undefined;
+  /** Where `password` comes from, for adapters that replace their connections when it changes (non-enumerable). */
+  readonly credentials: CredentialSource;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { EngineDefinition } from '../engines/engine-definition.js';
 import { isSecretKey } from '../util/secrets.js';
+import { passwordFromFileText } from './credential-source.js';
 import { byKind, flag, integer, issueAt, nonEmptyText, object, oneOf, secretText, text } from './config-fields.js';
 import type { TlsConfig } from './database-config.js';
 import { hint } from './parse-config.js';
@@ -94,19 +95,25 @@ export function databaseSchema(engine: EngineFacts, dataDirEngines: readonly str
     'an object or a URL string',
   ).transform((entry, ctx) => {
     let password = entry.password;
+    let passwordFile: string | undefined;
     if (entry.passwordFile !== undefined) {
       if (password !== undefined) {
         issueAt(ctx, ['passwordFile'], 'is given together with password', 'Keep only one of password and passwordFile');
         return z.NEVER;
       }
       try {
-        password = readFileSync(entry.passwordFile, 'utf8').replace(/\r?\n$/, '');
+        password = passwordFromFileText(readFileSync(entry.passwordFile, 'utf8'));
       } catch (cause) {
         issueAt(ctx, ['passwordFile'], `cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, 'Check the path and its permissions');
         return z.NEVER;
       }
+      if (password === '') {
+        issueAt(ctx, ['passwordFile'], 'is empty', 'Write the password into the file, or remove passwordFile for no password');
+        return z.NEVER;
+      }
+      passwordFile = entry.passwordFile;
     }
-    return { ...entry, password };
+    return { ...entry, password, passwordFile };
   });
 }
 

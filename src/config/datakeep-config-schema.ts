@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import type { LogLevel } from '../util/logger.js';
 import { backupsSectionSchema } from './backups-schema.js';
+import { cacheSectionSchema } from './cache-schema.js';
 import { object, oneOf, text } from './config-fields.js';
 import { describeValue } from './describe-value.js';
 import { migrationsSectionSchema } from './migrations-schema.js';
 import { hint } from './parse-config.js';
+import { serverSchema } from './server-schema.js';
 import { stateSchema } from './state-schema.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
@@ -41,6 +43,10 @@ function buildSchema(cwd: string) {
         .optional(),
       // Checked by resolveLifecycleConfig in loadConfig (its errors name lifecycle.retention[0]... like the others).
       lifecycle: z.unknown().optional(),
+      // Checked by parseReplicationConfig in loadConfig (errors name replication.replicas[0].port ...).
+      replication: z.unknown().optional(),
+      server: serverSchema(cwd),
+      cache: cacheSectionSchema.optional(),
     },
     'Write {"databases": [...], "state": {...}}',
   );

@@ -4,6 +4,9 @@ import type { BackupsSection } from './backups-schema.js';
 import type { MigrationsSection } from './migrations-schema.js';
 import type { TransactionManagerOptions } from './transactions-schema.js';
 import type { DataLifecycleConfig } from './lifecycle-config.js';
+import type { ReplicationConfig } from '../replication/replication-types.js';
+import type { ResolvedServerSection, ServerSection } from './server-schema.js';
+import type { CacheSection } from './cache-schema.js';
 
 /** The whole configuration, as written in `datakeep.config.json` (see docs/configuration.md). */
 export interface DatakeepConfig {
@@ -19,6 +22,12 @@ export interface DatakeepConfig {
   transactions?: Record<string, unknown>;
   /** Data lifecycle policies (the seed's DataLifecycleConfig: retention, archival, cleanup); see docs/lifecycle.md. */
   lifecycle?: DataLifecycleConfig;
+  /** Replication of the primary database (the seed's setupReplication config); see docs/replication.md. */
+  replication?: ReplicationConfig;
+  /** Where `datakeep serve` listens (host, port, TLS) and how long its shutdown waits; see docs/service.md. */
+  server?: ServerSection;
+  /** `dm.cache`: memory tier, Redis tier and bus, times; see docs/cache.md. */
+  cache?: CacheSection;
 }
 
 export interface StateConfig {
@@ -43,6 +52,12 @@ export interface ResolvedDatakeepConfig {
   readonly transactions: Readonly<TransactionManagerOptions> | undefined;
   /** The `lifecycle` section, checked by its schema, as written (the lifecycle manager resolves it). */
   readonly lifecycle: Readonly<DataLifecycleConfig> | undefined;
+  /** The `replication` section, checked by its schema, as written. */
+  readonly replication: Readonly<ReplicationConfig> | undefined;
+  /** The `server` section with its defaults (127.0.0.1:7400, no TLS, 30 s shutdown). */
+  readonly server: ResolvedServerSection;
+  /** The `cache` section, checked by its schema, as written (the cache manager fills the defaults). */
+  readonly cache: Readonly<CacheSection> | undefined;
   /** Where the configuration came from, for `datakeep config check`. */
   readonly source: string;
   /** True when no database was configured and the embedded default is used. */

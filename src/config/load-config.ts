@@ -5,10 +5,13 @@ import type { BackupsSection } from './backups-schema.js';
 import type { ResolvedDatakeepConfig } from './datakeep-config.js';
 import { datakeepConfigSchema } from './datakeep-config-schema.js';
 import { describeValue } from './describe-value.js';
+import { expandEnvReferences } from './expand-env.js';
 import type { MigrationsSection } from './migrations-schema.js';
 import { parseConfig } from './parse-config.js';
 import { resolveDatabaseConfigs } from './resolve-database-config.js';
 import { resolveLifecycleConfig, type DataLifecycleConfig } from './lifecycle-config.js';
+import { parseReplicationConfig } from './replication-config.js';
+import type { ReplicationConfig } from '../replication/replication-types.js';
 import { stateUrl as stateUrlSchema } from './state-schema.js';
 import { transactionsSchema, type TransactionManagerOptions } from './transactions-schema.js';
 
@@ -25,8 +28,8 @@ export interface LoadConfigOptions {
 /**
  * Finds and validates the configuration. Precedence: `--config FILE`, then `$DATAKEEP_CONFIG`, then
  * `./datakeep.config.json`, then `$DATAKEEP_DATABASE_URL` (space- or comma-separated URLs), then the embedded
- * default. `${NAME}` in any string of the file is replaced by the environment variable NAME, so secrets can stay
- * out of the file. `$DATAKEEP_STATE_URL` overrides `state.url`.
+ * default. `${NAME}` in any string of the file is replaced by the environment variable NAME (percent-encoded inside
+ * a URL's user:password part; see expandEnvReferences), so secrets can stay out of the file. `$DATAKEEP_STATE_URL` overrides `state.url`.
  */
 export function loadConfig(options: LoadConfigOptions = {}): ResolvedDatakeepConfig {
   const env = options.env ?? process.env;
@@ -79,6 +82,9 @@ export function resolveConfigObject(
     backups: section<BackupsSection>(input.backups),
     transactions: section<TransactionManagerOptions>(input.transactions),
     lifecycle: input.lifecycle === undefined ? undefined : (resolveLifecycleConfig(input.lifecycle, 'lifecycle'), section<DataLifecycleConfig>(input.lifecycle)),
+    replication: input.replication === undefined ? undefined : (parseReplicationConfig(input.replication, 'replication'), section<ReplicationConfig>(input.replication)),
+    server: Object.freeze(config.server),
+    cache: config.cache === undefined ? undefined : Object.freeze({ ...config.cache }),
     source,
     embeddedDefault,
   });
@@ -95,15 +101,7 @@ export function checkConfig(options: LoadConfigOptions = {}): ResolvedDatakeepCo
 }
 
 function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-      const v = env[name];
-      if (v === undefined) {
-        throw new ConfigurationError(path || 'config', `refers to environment variable ${name}, which is not set`, `Set ${name} or remove the reference`);
-      }
-      return v;
-    });
-  }
+  if (typeof value === 'string') return expandEnvReferences(value, env, path);
   if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, `${path}[${i}]`));
   if (isPlainObject(value)) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, path ? `${path}.${k}` : k)]));

@@ -8,6 +8,7 @@ import { list, text } from './config-fields.js';
 import type { DatabaseConfig, ResolvedDatabaseConfig } from './database-config.js';
 import { databaseSchema } from './database-schema.js';
 import { describeValue } from './describe-value.js';
+import { FileCredentialSource, staticCredentials, type CredentialSource } from './credential-source.js';
 import { engineSettings } from './engine-config.js';
 import { hint, parseConfig } from './parse-config.js';
 import { parseDatabaseUrl } from './parse-database-url.js';
@@ -56,13 +57,22 @@ export function resolveDatabaseConfig(input: unknown, path: string): ResolvedDat
     statementTimeout: entry.statementTimeout, applicationName: entry.applicationName, circuitBreaker: Object.freeze(entry.circuitBreaker),
     isolationLevel: entry.isolationLevel, dataDir: entry.dataDir, options: entry.options,
   } as Record<string, unknown>;
-  // Secrets are non-enumerable so that JSON.stringify, spreading and util.inspect never show them (pg-pool does
-  // the same with its password).
-  Object.defineProperty(resolved, 'password', { value: entry.password, enumerable: false });
-  Object.defineProperty(resolved, 'url', { value: head.url, enumerable: false });
+  const credentials = entry.passwordFile === undefined ? staticCredentials(entry.password) : new FileCredentialSource(entry.passwordFile, entry.password ?? '');
+  return freezeWithSecrets(resolved, credentials, head.url);
+}
+
+/**
+ * Secrets are non-enumerable so that JSON.stringify, spreading and util.inspect never show them (pg-pool does the
+ * same with its password). `password` is a getter on the credential source, so every reader (a pool opened after a
+ * rotation, pg_basebackup's PGPASSWORD) gets the password of now.
+ */
+function freezeWithSecrets(resolved: Record<string, unknown>, credentials: CredentialSource, url: string | undefined): ResolvedDatabaseConfig {
+  Object.defineProperty(resolved, 'password', { get: () => credentials.current(), enumerable: false });
+  Object.defineProperty(resolved, 'credentials', { value: credentials, enumerable: false });
+  Object.defineProperty(resolved, 'url', { value: url, enumerable: false });
   Object.defineProperty(resolved, inspect.custom, {
     enumerable: false,
-    value: () => ({ ...resolved, password: entry.password === undefined ? undefined : REDACTED }),
+    value: () => ({ ...resolved, password: credentials.current() === undefined ? undefined : REDACTED }),
   });
   return Object.freeze(resolved) as unknown as ResolvedDatabaseConfig;
 }
@@ -107,4 +117,18 @@ export function resolveDatabaseConfigs(inputs: unknown, path: string): ResolvedD
     throw new ConfigurationError(`${path}`, `${defaults.length} databases say default: true (${defaults.map((d) => d.id).join(', ')})`, 'Mark only one database as default');
   }
   return out;
+}
+
+/**
+ * The same database at another endpoint (a replica of it): every setting kept, the endpoint and, when given, the
+ * credentials replaced; the secrets stay non-enumerable. `url` is dropped, since it names the original endpoint.
+ */
+export function withEndpoint(
+  config: ResolvedDatabaseConfig,
+  endpoint: { id: string; host: string; port: number; database?: string; username?: string; password?: string },
+): ResolvedDatabaseConfig {
+  // Without a password of its own, the endpoint follows the original's source (a rotated passwordFile included).
+  const credentials = endpoint.password === undefined ? config.credentials : staticCredentials(endpoint.password);
+  const resolved = { ...config, id: endpoint.id, host: endpoint.host, port: endpoint.port, database: endpoint.database ?? config.database, username: endpoint.username ?? config.username, default: false } as Record<string, unknown>;
+  return freezeWithSecrets(resolved, credentials, undefined);
 }

@@ -6,6 +6,9 @@ import type { TransactionPart } from '../transactions/transaction-part.js';
 import type { BackupDriver } from '../backup/backup-driver.js';
 import type { LifecycleDriver } from '../lifecycle/lifecycle-part.js';
 import type { AdapterContext } from '../adapters/adapter-core.js';
+import type { ReplicationDriver } from '../replication/replication-part.js';
+import type { StatementStatsPart } from '../monitoring/statement-stats-part.js';
+import type { CachePart } from '../cache/cache-part.js';
 
 /** What an adapter receives besides its configuration: the logger and the DataManager's metrics registry. */
 export type AdapterDependencies = AdapterContext;
@@ -24,6 +27,12 @@ export interface EngineParts {
   readonly backup?: () => Promise<BackupDriver>;
   /** Data lifecycle: batched retention deletes, archiving, partition drops (the lifecycle manager). */
   readonly lifecycle?: LifecycleDriver;
+  /** Replication: status and lag, replicas, switchover and failover steps, routing (the replication manager). */
+  readonly replication?: ReplicationDriver;
+  /** Statement statistics for the slowest-statements view (monitoring; PostgreSQL: pg_stat_statements). */
+  readonly statements?: StatementStatsPart;
+  /** The shared tier and bus of `dm.cache` (Redis: Lua scripts and pub/sub). */
+  readonly cache?: CachePart;
 }
 
 /** Everything datakeep knows about one engine: the facts the configuration layer needs, its adapter, its parts. */

@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'DK_BACKUP'
   | 'DK_REPOSITORY'
   | 'DK_LOCK'
-  | 'DK_DATA_LIFECYCLE';
+  | 'DK_DATA_LIFECYCLE'
+  | 'DK_REPLICATION';
 
 /**
  * Base class of every error datakeep throws. A URL's password in the message (a driver that echoes its connection

@@ -13,5 +13,8 @@ export { StateError } from './state-error.js';
 export { UsageError } from './usage-error.js';
 export { MigrationError, type MigrationErrorReason } from './migration-error.js';
 export { RepositoryError, type RepositoryErrorReason } from './repository-error.js';
+export { BackupSetError } from './backup-set-error.js';
 export { LockError, type LockErrorReason } from './lock-error.js';
 export { DataLifecycleError, type DataLifecycleErrorReason } from './data-lifecycle-error.js';
+export { ReplicationError, type ReplicationErrorReason } from './replication-error.js';
+export { FailoverError } from './failover-error.js';

@@ -5,7 +5,8 @@ import type { ResolvedDatakeepConfig } from '../config/datakeep-config.js';
 import type { DatakeepContext } from '../datakeep-context.js';
 import { enginePart, optionalEnginePart } from '../engines/engine-registry.js';
 import { ConfigurationError, DataLifecycleError, LifecycleError } from '../errors/index.js';
-import type { ValidationContribution } from '../monitoring/monitoring.js';
+import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import type { SystemCheck } from '../monitoring/system-check.js';
 import type { Repository } from '../repository/repository-types.js';
 import { JobFailure, type JobRunRecord } from '../scheduler/job-scheduler.js';
 import { LifecycleArchives } from './lifecycle-archives.js';
@@ -13,8 +14,11 @@ import { resolveLifecycleConfig, type DataLifecycleConfig, type ResolvedLifecycl
 import { LifecycleLedger } from './lifecycle-ledger.js';
 import type { LifecyclePolicy } from './lifecycle-policy.js';
 import type { LifecyclePlanEntry, LifecycleProgress, LifecycleRunResult } from './lifecycle-types.js';
+import { audited } from '../state/audited.js';
 import { bindPolicy, runLifecyclePolicy } from './run-lifecycle-policy.js';
 import { removeStaleDrillDirectories } from './stale-drill-directories.js';
+import { lifecycleChecks } from './lifecycle-checks.js';
+import { LifecycleMetrics } from './lifecycle-metrics.js';
 
 export interface LifecycleRunOptions {
   /** Only this policy (by name); default every policy, in priority order. */
@@ -43,8 +47,10 @@ const jobName = (policy: string) => `lifecycle:${policy}`;
 export class LifecycleManager {
   #config: ResolvedLifecycleConfig | undefined;
   readonly archives: LifecycleArchives;
+  readonly #metrics: LifecycleMetrics;
 
-  constructor(private readonly context: () => DatakeepContext, private readonly configuration: () => ResolvedDatakeepConfig = () => context().config) {
+  constructor(private readonly context: () => DatakeepContext, private readonly configuration: () => ResolvedDatakeepConfig = () => context().config, metrics?: MetricsRegistry) {
+    this.#metrics = new LifecycleMetrics(metrics?.registry);
     this.archives = new LifecycleArchives(() => this.repositories(), (adapterId) => this.context().registry.get(adapterId), () => this.context().state());
   }
 
@@ -102,6 +108,7 @@ export class LifecycleManager {
         run: () => this.cleanStateHistory(days),
       });
     }
+    await (await this.context().state()).audit({ action: 'lifecycle.setup', target: config.policies.map((p) => p.name).join(',') || 'none', details: { policies: scheduled.map((p) => ({ name: p.name, schedule: p.schedule, timeZone: p.timeZone })) } });
     return { policies: scheduled };
   }
 
@@ -127,6 +134,13 @@ export class LifecycleManager {
 
   /** Runs the policies now (or says what they would do, with dryRun), each recorded in the state store. */
   async run(options: LifecycleRunOptions = {}): Promise<LifecycleRunResult[]> {
+    if (options.dryRun) return this.#run(options);
+    return audited(() => this.context().state(), { action: 'lifecycle.run', target: options.policy ?? 'all' }, () => this.#run(options), {
+      result: (results) => ({ runs: results.map((r) => ({ policy: r.policy, outcome: r.outcome, rowsDeleted: r.rowsDeleted, rowsArchived: r.rowsArchived, error: r.error })) }),
+    });
+  }
+
+  async #run(options: LifecycleRunOptions): Promise<LifecycleRunResult[]> {
     const policies = this.select(options.policy);
     if (options.dryRun) {
       const plans = await this.plan(options);
@@ -157,34 +171,18 @@ export class LifecycleManager {
     return options.policy === undefined ? runs.filter((r) => r.job.startsWith('lifecycle:')) : runs;
   }
 
-  /** A policy whose last run failed, or that is behind its schedule, for `validateSystem()`. */
-  async validate(): Promise<ValidationContribution> {
+  /** validateSystem()'s `lifecycle:<policy>` checks: a failed last run, a run behind its schedule. */
+  async validationChecks(): Promise<SystemCheck[]> {
     let config: ResolvedLifecycleConfig;
     try {
       config = this.config();
     } catch {
-      return { checks: [], errors: [], warnings: [] };
+      return [];
     }
-    const checks: { name: string; ok: boolean; message: string }[] = [];
-    const errors: string[] = [];
-    const warnings: string[] = [];
-    const jobs = new Map(this.context().scheduler().list().map((j) => [j.name, j]));
-    for (const policy of config.policies) {
-      const last = (await this.context().scheduler().history(jobName(policy.name), 1))[0];
-      const job = jobs.get(jobName(policy.name));
-      if (last?.status === 'failed') {
-        errors.push(`lifecycle policy ${policy.name}: its last run failed: ${last.error ?? 'unknown error'}`);
-        checks.push({ name: `lifecycle:${policy.name}`, ok: false, message: `last run failed at ${last.startedAt.toISOString()}` });
-      } else if (last?.details.outcome === 'window-end' || last?.details.outcome === 'contended') {
-        warnings.push(`lifecycle policy ${policy.name}: behind its schedule (last run stopped: ${String(last.details.outcome)})`);
-        checks.push({ name: `lifecycle:${policy.name}`, ok: true, message: `behind: last run ${String(last.details.outcome)}` });
-      } else if (job && !last) {
-        checks.push({ name: `lifecycle:${policy.name}`, ok: true, message: `scheduled, next run ${job.nextRun?.toISOString() ?? 'none'}` });
-      } else {
-        checks.push({ name: `lifecycle:${policy.name}`, ok: true, message: last ? `last run ${last.status} at ${last.startedAt.toISOString()}` : 'not scheduled in this process' });
-      }
-    }
-    return { checks, errors, warnings };
+    const scheduler = this.context().scheduler();
+    const scheduled = new Map(scheduler.list().filter((j) => j.name.startsWith('lifecycle:')).map((j) => [j.name.slice('lifecycle:'.length), j.nextRun]));
+    const lastRuns = new Map(await Promise.all(config.policies.map(async (p) => [p.name, (await scheduler.history(jobName(p.name), 1))[0]] as const)));
+    return lifecycleChecks(config.policies, lastRuns, scheduled);
   }
 
   private async recordedRun(policy: LifecyclePolicy, options: LifecycleRunOptions): Promise<Record<string, unknown>> {
@@ -207,7 +205,9 @@ export class LifecycleManager {
     const started = Date.now();
     this.context().logger.log('info', 'lifecycle run started', { policy: policy.name, database: adapter.id, action: policy.action });
     try {
-      const result = await runLifecyclePolicy({ adapter, driver, engine: adapter.type, policy, archive, ledger: new LifecycleLedger(state), logger: this.context().logger, signal: options.signal, onProgress: options.onProgress });
+      const tracked = this.#metrics.track(adapter.id, adapter.type, options.onProgress);
+      const result = await runLifecyclePolicy({ adapter, driver, engine: adapter.type, policy, archive, ledger: new LifecycleLedger(state), logger: this.context().logger, signal: options.signal, onProgress: tracked.onProgress });
+      tracked.ended(result);
       this.context().logger.log(result.outcome === 'failed' ? 'error' : 'info', 'lifecycle run ended', { policy: policy.name, database: adapter.id, outcome: result.outcome, rowsDeleted: result.rowsDeleted, rowsArchived: result.rowsArchived, durationMs: Date.now() - started });
       return result;
     } finally {

@@ -7,6 +7,7 @@ import type { DatakeepContext } from '../datakeep-context.js';
 import { ConfigurationError, LifecycleError, MigrationError, UsageError } from '../errors/index.js';
 import { defaultActor } from '../state/state-store.js';
 import { DATAKEEP_VERSION } from '../util/datakeep-version.js';
+import { audited } from '../state/audited.js';
 import { logOperation } from '../util/log-operation.js';
 import { analyseMigrations, statusEntries } from './analyse-migrations.js';
 import { compareVersions, discoverMigrations } from './discover-migrations.js';
@@ -16,6 +17,8 @@ import type { MigrationProgress } from './migration-events.js';
 import { migrateTarget, rollbackPlan, rollbackTarget, withMigrationLock, type RunOptions } from './migration-runner.js';
 import { createMigrationTarget, type MigrationTarget, type TargetOptions } from './migration-target.js';
 import { moduleTemplate, sqlTemplate } from './migration-templates.js';
+import { systemCheck, type SystemCheck } from '../monitoring/system-check.js';
+import { migrationChecks } from './migration-checks.js';
 import type { MigrateResult, MigrationStatusEntry, MigrationsConfig, PlannedMigration, RollbackResult, ValidationReport } from './migration-types.js';
 
 type ResolvedMigrationsConfig = Required<MigrationsConfig>;
@@ -47,8 +50,7 @@ export class MigrationManager {
   }
 
   /** The databases with migrations, each with its files (re-read on every call, so fixes are picked up). */
-  targets(db?: string): MigrationTarget[] {
-    const config = this.config;
+  targets(db?: string, config: Readonly<ResolvedMigrationsConfig> = this.config): MigrationTarget[] {
     const registry = this.context().registry;
     const found = discoverMigrations(config.directory);
     const targets: MigrationTarget[] = [];
@@ -95,6 +97,12 @@ export class MigrationManager {
 
   /** Applies every pending migration, database by database; stops at the first failure. */
   async migrate(options: MigrateOptions = {}): Promise<MigrateResult> {
+    return audited(() => this.context().state(), { action: 'migrate.apply', target: options.db ?? 'all', details: { db: options.db, allowOutOfOrder: options.allowOutOfOrder } }, () => this.#migrate(options), {
+      result: (r) => ({ executed: r.migrationsExecuted.map((m) => `${m.version}_${m.name}`) }),
+    });
+  }
+
+  async #migrate(options: MigrateOptions): Promise<MigrateResult> {
     const migrationsExecuted: MigrateResult['migrationsExecuted'] = [];
     const alreadyApplied: Record<string, number> = {};
     const warnings: string[] = [];
@@ -111,6 +119,12 @@ export class MigrationManager {
 
   /** The seed's `rollback(version)`: reverts, newest first, every applied migration after `version`, which stays applied. */
   async rollback(version: string, options: MigrateOptions = {}): Promise<RollbackResult> {
+    return audited(() => this.context().state(), { action: 'migrate.rollback', target: options.db ?? 'all', details: { to: version } }, () => this.#rollback(version, options), {
+      result: (r) => ({ rolledBack: r.migrationsRolledBack.map((m) => `${m.version}_${m.name}`) }),
+    });
+  }
+
+  async #rollback(version: string, options: MigrateOptions): Promise<RollbackResult> {
     if (typeof version !== 'string') throw new UsageError('version', 'expected a version string such as "20240101000000" (or "0" to revert everything)');
     const targets = this.targets(options.db);
     // Every database's plan is checked before any database is touched.
@@ -142,6 +156,22 @@ export class MigrationManager {
       issues.push(...analysis.issues);
     }
     return { valid: issues.length === 0, issues, checked };
+  }
+
+  /**
+   * validateSystem()'s `migrations:<database>` checks, with initializeMigrations' configuration or else the config
+   * file's `migrations` section; skipped when neither names a directory.
+   */
+  async validationChecks(): Promise<SystemCheck[]> {
+    const section = this.context().config.migrations;
+    if (!this.#config && section?.directory === undefined) return [systemCheck('migrations', 'skipped', 'no migrations configured (initializeMigrations or a "migrations" section with a directory)')];
+    let config: Readonly<ResolvedMigrationsConfig>;
+    try {
+      config = this.#config ?? parseConfig(migrationsConfigSchema, section, 'migrations');
+    } catch (error) {
+      return [systemCheck('migrations', 'error', (error as Error).message)];
+    }
+    return migrationChecks(this.targets(undefined, config), config);
   }
 
   /** What `migrate` (or, with `to`, `rollback(to)`) would run, with SQL text and lint warnings; runs nothing. */

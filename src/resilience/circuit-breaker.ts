@@ -17,7 +17,7 @@ const EVERY_ERROR = (): boolean => true;
  * and counts as a success (it resets the run of failures).
  */
 export class CircuitBreaker {
-  readonly #policy: CircuitBreakerPolicy;
+  #policy: CircuitBreakerPolicy;
   #failures = 0;
   #openedAt = 0;
   #timesOpened = 0;
@@ -26,11 +26,17 @@ export class CircuitBreaker {
 
   constructor(
     private readonly adapterId: string,
-    failureThreshold: number,
+    private readonly failureThreshold: number,
     private readonly resetTimeout: number,
   ) {
-    this.#policy = circuitBreaker(handleAll, { halfOpenAfter: resetTimeout, breaker: new ConsecutiveBreaker(failureThreshold) });
-    this.#policy.onStateChange((state) => {
+    this.#policy = this.#build();
+  }
+
+  #build(): CircuitBreakerPolicy {
+    const policy = circuitBreaker(handleAll, { halfOpenAfter: this.resetTimeout, breaker: new ConsecutiveBreaker(this.failureThreshold) });
+    policy.onStateChange((state) => {
+      // A call still running on a policy that reconnected() replaced has no say any more.
+      if (policy !== this.#policy) return;
       if (state === PolicyState.Open) {
         // A failed half-open probe re-opens the circuit: that is the same outage, not a new opening.
         if (this.#wasClosed) this.#timesOpened += 1;
@@ -38,6 +44,19 @@ export class CircuitBreaker {
       }
       this.#wasClosed = state === PolicyState.Closed;
     });
+    return policy;
+  }
+
+  /**
+   * The driver re-established its connection by itself (ioredis reconnects on its own, e.g. to the master Sentinel
+   * named after a failover): the server is reachable again, so an open circuit closes now instead of failing calls
+   * until `resetTimeout` lets a probe through.
+   */
+  reconnected(): void {
+    if (this.#failures === 0 && this.#policy.state === PolicyState.Closed) return;
+    this.#failures = 0;
+    this.#wasClosed = true;
+    this.#policy = this.#build();
   }
 
   /** 'half-open' as soon as `resetTimeout` has passed: the next call will be the probe. */

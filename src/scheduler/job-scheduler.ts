@@ -61,6 +61,8 @@ export class JobScheduler {
   readonly #instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   #stopped = false;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Finished runs by "kind outcome", for datakeep_schedule_runs_total. */
+  readonly #runCounts = new Map<string, number>();
 
   constructor(
     private readonly state: () => Promise<StateStore>,
@@ -122,15 +124,15 @@ export class JobScheduler {
     try {
       await lease.acquire(0);
     } catch {
-      await this.finish(id, 'skipped', {}, 'the previous run of this job is still going');
+      await this.finish(id, 'skipped', {}, 'the previous run of this job is still going', def.kind);
       return this.run(id);
     }
     try {
       const details = await def.run();
-      await this.finish(id, 'succeeded', details, null);
+      await this.finish(id, 'succeeded', details, null, def.kind);
     } catch (error) {
       this.logger.log('error', 'scheduled job failed', { job: def.name, error: (error as Error).message });
-      await this.finish(id, 'failed', error instanceof JobFailure ? error.details : {}, (error as Error).message);
+      await this.finish(id, 'failed', error instanceof JobFailure ? error.details : {}, (error as Error).message, def.kind);
     } finally {
       await lease.release().catch(() => undefined);
     }
@@ -153,14 +155,14 @@ export class JobScheduler {
     try {
       await lease.acquire(0);
     } catch {
-      await this.finish(id, 'skipped', {}, 'another run of this job is still going');
+      await this.finish(id, 'skipped', {}, 'another run of this job is still going', def.kind);
       return (await this.run(id))!;
     }
     try {
       const details = await def.run();
-      await this.finish(id, 'succeeded', details, null);
+      await this.finish(id, 'succeeded', details, null, def.kind);
     } catch (error) {
-      await this.finish(id, 'failed', error instanceof JobFailure ? error.details : {}, (error as Error).message);
+      await this.finish(id, 'failed', error instanceof JobFailure ? error.details : {}, (error as Error).message, def.kind);
       throw error;
     } finally {
       await lease.release().catch(() => undefined);
@@ -168,7 +170,9 @@ export class JobScheduler {
     return (await this.run(id))!;
   }
 
-  private async finish(id: number, status: JobRunRecord['status'], details: Record<string, unknown>, error: string | null): Promise<void> {
+  private async finish(id: number, status: JobRunRecord['status'], details: Record<string, unknown>, error: string | null, kind: string): Promise<void> {
+    const key = `${kind} ${status}`;
+    this.#runCounts.set(key, (this.#runCounts.get(key) ?? 0) + 1);
     const store = await this.state();
     await store.adapter.execute('UPDATE datakeep.job_runs SET status = ?, finished_at = now(), details = ?, error = ? WHERE id = ?', [status, JSON.stringify(details), error, id]);
   }
@@ -190,6 +194,14 @@ export class JobScheduler {
       finishedAt: (r.finished_at as Date | null) ?? null, status: r.status as JobRunRecord['status'], instance: (r.instance as string | null) ?? null,
       details: (r.details as Record<string, unknown>) ?? {}, error: (r.error as string | null) ?? null,
     }));
+  }
+
+  /** Runs this process finished, by job kind and outcome. */
+  runCounts(): { kind: string; outcome: JobRunRecord['status']; count: number }[] {
+    return [...this.#runCounts].map(([key, count]) => {
+      const [kind, outcome] = key.split(' ') as [string, JobRunRecord['status']];
+      return { kind, outcome, count };
+    });
   }
 
   /** Jobs scheduled in this process with their next tick. */

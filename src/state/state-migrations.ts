@@ -101,4 +101,40 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
       'CREATE INDEX lifecycle_archives_pending ON datakeep.lifecycle_archives (policy) WHERE removed_at IS NULL',
     ],
   },
+  {
+    version: 6,
+    name: 'service: API tokens, service jobs, audit outcome',
+    statements: [
+      // A token is kept only as its SHA-256 hash; the token itself is shown once, when created.
+      `CREATE TABLE datakeep.api_tokens (
+         id text PRIMARY KEY,
+         name text NOT NULL UNIQUE,
+         role text NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+         hash bytea NOT NULL UNIQUE,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         created_by text NOT NULL,
+         revoked_at timestamptz,
+         last_used_at timestamptz
+       )`,
+      // Long operations started through the service (backups, restores, lifecycle runs, failovers): their state and
+      // result, so that a restart shows the ones it cut off as interrupted.
+      `CREATE TABLE datakeep.service_jobs (
+         id text PRIMARY KEY,
+         kind text NOT NULL,
+         target text,
+         actor text NOT NULL,
+         instance text NOT NULL,
+         status text NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'interrupted')),
+         created_at timestamptz NOT NULL DEFAULT now(),
+         started_at timestamptz,
+         finished_at timestamptz,
+         progress jsonb,
+         result jsonb,
+         error text
+       )`,
+      'CREATE INDEX service_jobs_created ON datakeep.service_jobs (created_at DESC)',
+      `ALTER TABLE datakeep.audit_log ADD COLUMN outcome text NOT NULL DEFAULT 'succeeded'`,
+      'CREATE INDEX audit_log_action ON datakeep.audit_log (action, id DESC)',
+    ],
+  },
 ];

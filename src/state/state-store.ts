@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { DatabaseAdapter, Row } from '../adapters/database-adapter.js';
 import { resolveDatabaseConfig } from '../config/resolve-database-config.js';
 import { StateError } from '../errors/index.js';
@@ -7,6 +6,8 @@ import { asSqlAdapter } from '../engines/sql/as-sql-adapter.js';
 import { PostgresLeaseStore } from '../engines/postgres/postgres-lease-store.js';
 import type { LeaseStore } from '../locks/lease-lock.js';
 import type { Logger } from '../util/logger.js';
+import { redactValue } from '../util/secrets.js';
+import { currentActor } from './audit-actor.js';
 import { STATE_MIGRATIONS } from './state-migrations.js';
 
 /** A fixed advisory lock key for state schema upgrades ("dk" "state" in ASCII, arbitrary but stable). */
@@ -18,7 +19,11 @@ export interface AuditEntry {
   target?: string;
   dryRun?: boolean;
   details?: Record<string, unknown>;
+  /** What came of it (default 'succeeded'); 'failed' entries carry the error in details.error. */
+  outcome?: AuditOutcome;
 }
+
+export type AuditOutcome = 'succeeded' | 'failed' | 'refused';
 
 export interface AuditRecord extends Required<Omit<AuditEntry, 'target'>> {
   id: number;
@@ -88,28 +93,46 @@ export class StateStore {
     });
   }
 
+  /** Every schema version applied to this store, ascending. */
+  async schemaVersions(): Promise<number[]> {
+    const rows = await this.adapter.query<{ version: number }>('SELECT version FROM datakeep.state_schema ORDER BY version');
+    return rows.map((r) => Number(r.version));
+  }
+
+  /** The newest audit entry of `action` on `target`, or undefined. */
+  async lastAudit(action: string, target: string): Promise<AuditRecord | undefined> {
+    const rows = await this.adapter.query<Row>(
+      'SELECT id, at, actor, action, target, dry_run, details, outcome FROM datakeep.audit_log WHERE action = ? AND target = ? ORDER BY id DESC LIMIT 1',
+      [action, target],
+    );
+    return rows.map(auditRecord)[0];
+  }
+
   async schemaVersion(): Promise<number> {
     const rows = await this.adapter.query<{ v: number | null }>('SELECT max(version) AS v FROM datakeep.state_schema');
     return rows[0]?.v ?? 0;
   }
 
-  /** Appends to the audit log. Destructive operations call this for their dry runs too. */
+  /**
+   * Appends to the audit log (there is no way to remove an entry). Destructive operations call this for their dry runs
+   * too. The details are redacted here, whoever wrote them: a secret field or a URL password never reaches the log.
+   */
   async audit(entry: AuditEntry): Promise<void> {
     await this.adapter.execute(
-      'INSERT INTO datakeep.audit_log (actor, action, target, dry_run, details) VALUES (?, ?, ?, ?, ?)',
-      [entry.actor ?? defaultActor(), entry.action, entry.target ?? null, entry.dryRun ?? false, JSON.stringify(entry.details ?? {})],
+      'INSERT INTO datakeep.audit_log (actor, action, target, dry_run, details, outcome) VALUES (?, ?, ?, ?, ?, ?)',
+      [entry.actor ?? defaultActor(), entry.action, entry.target ?? null, entry.dryRun ?? false, JSON.stringify(redactValue(entry.details ?? {})), entry.outcome ?? 'succeeded'],
     );
   }
 
-  async auditLog(limit = 100): Promise<AuditRecord[]> {
+  /** The newest entries first; `action` keeps those of one action ("backup.create") or of a prefix ending in "." ("backup."). */
+  async auditLog(limit = 100, filter: { action?: string } = {}): Promise<AuditRecord[]> {
+    const action = filter.action ?? null;
     const rows = await this.adapter.query<Row>(
-      'SELECT id, at, actor, action, target, dry_run, details FROM datakeep.audit_log ORDER BY id DESC LIMIT ?',
-      [limit],
+      `SELECT id, at, actor, action, target, dry_run, details, outcome FROM datakeep.audit_log
+        WHERE (?::text IS NULL OR action = ? OR (right(?, 1) = '.' AND starts_with(action, ?))) ORDER BY id DESC LIMIT ?`,
+      [action, action, action, action, limit],
     );
-    return rows.map((r) => ({
-      id: Number(r.id), at: r.at as Date, actor: r.actor as string, action: r.action as string,
-      target: (r.target as string | null) ?? null, dryRun: r.dry_run as boolean, details: r.details as Record<string, unknown>,
-    }));
+    return rows.map(auditRecord);
   }
 
   close(): Promise<void> {
@@ -117,6 +140,15 @@ export class StateStore {
   }
 }
 
+function auditRecord(r: Row): AuditRecord {
+  return {
+    id: Number(r.id), at: r.at as Date, actor: r.actor as string, action: r.action as string,
+    target: (r.target as string | null) ?? null, dryRun: r.dry_run as boolean, details: r.details as Record<string, unknown>,
+    outcome: r.outcome as AuditOutcome,
+  };
+}
+
+/** The actor of the current request (asActor), else the OS user, host and process. */
 export function defaultActor(): string {
-  return `${process.env.USER ?? 'unknown'}@${hostname()}:${process.pid}`;
+  return currentActor();
 }

@@ -1,7 +1,21 @@
 import type { DatabaseAdapter, Row } from '../adapters/database-adapter.js';
+import { GroupCommit } from './group-commit.js';
 import type { Decision, DistributedOutcome, ParticipantRecord } from './transaction-types.js';
 
 export type LogState = 'active' | 'last-resource' | 'decided' | 'finished';
+
+export interface BeginRecord {
+  readonly globalId: string;
+  readonly nodeId: string;
+  readonly participants: readonly ParticipantRecord[];
+  readonly timeoutMs: number;
+}
+
+interface DecisionRecord {
+  readonly globalId: string;
+  readonly decision: Decision;
+  readonly from: readonly LogState[];
+}
 
 export interface LogRecord {
   readonly globalId: string;
@@ -17,7 +31,7 @@ export interface LogRecord {
   readonly stateAgeMs: number;
 }
 
-// Every write that recovery depends on (participants, last-resource claim, decision) is made durable before the
+// Every write that recovery depends on (last-resource claim, decision) is made durable before the
 // coordinator moves on, even when the state store's server runs with synchronous_commit = off: set_config(..., true)
 // is SET LOCAL inside the statement's own transaction, so one round trip does it. The join makes the planner
 // evaluate it.
@@ -36,16 +50,43 @@ export class CoordinatorLog {
   readonly #pending = new Map<string, DistributedOutcome>();
   readonly #flushing = new Set<Promise<void>>();
   #flushTimer: NodeJS.Timeout | undefined;
+  readonly #begins = new GroupCommit<BeginRecord, void>((records) => this.#writeBegins(records), (r) => r.globalId);
+  readonly #decisions = new GroupCommit<DecisionRecord, boolean>((records) => this.#writeDecisions(records), (r) => r.globalId);
 
   constructor(private readonly adapter: () => Promise<DatabaseAdapter>) {}
 
-  async begin(record: { globalId: string; nodeId: string; participants: readonly ParticipantRecord[]; timeoutMs: number }): Promise<void> {
+  async #writeBegins(records: readonly BeginRecord[]): Promise<void[]> {
     const db = await this.adapter();
     await db.execute(
       `INSERT INTO datakeep.tx_log (global_id, node_id, state, participants, timeout_ms)
-       SELECT ?, ?, 'active', ?::jsonb, ? FROM ${DURABLE}`,
-      [record.globalId, record.nodeId, JSON.stringify(record.participants), record.timeoutMs],
+       SELECT v.id, v.node, 'active', v.participants::jsonb, v.timeout
+       FROM unnest(?::text[], ?::text[], ?::text[], ?::int[]) AS v(id, node, participants, timeout), ${RELAXED}`,
+      [records.map((r) => r.globalId), records.map((r) => r.nodeId), records.map((r) => JSON.stringify(r.participants)), records.map((r) => r.timeoutMs)],
     );
+    return records.map(() => undefined);
+  }
+
+  async #writeDecisions(records: readonly DecisionRecord[]): Promise<boolean[]> {
+    const db = await this.adapter();
+    const rows = await db.query<{ global_id: string }>(
+      `UPDATE datakeep.tx_log AS l SET decision = v.decision, state = 'decided', state_at = now()
+       FROM unnest(?::text[], ?::text[], ?::text[]) AS v(id, decision, from_states), ${DURABLE}
+       WHERE l.global_id = v.id AND l.decision IS NULL AND l.state = ANY(string_to_array(v.from_states, ','))
+       RETURNING l.global_id`,
+      [records.map((r) => r.globalId), records.map((r) => r.decision), records.map((r) => r.from.join(','))],
+    );
+    const won = new Set(rows.map((r) => String(r.global_id)));
+    return records.map((r) => won.has(r.globalId));
+  }
+
+  /**
+   * The participant list, before any branch prepares. Written in a batch with the other transactions beginning at the
+   * same moment, and without waiting for the disk: under presumed abort a lost begin record costs nothing (the
+   * decision's compare-and-set then finds no row and the coordinator rolls back; recovery presumes abort for prepared
+   * branches with no record). The decision's forced flush makes every earlier record durable with it.
+   */
+  begin(record: BeginRecord): Promise<void> {
+    return this.#begins.submit(record);
   }
 
   /** active -> last-resource: the one-phase participant is about to commit. False when recovery aborted it first. */
@@ -59,15 +100,13 @@ export class CoordinatorLog {
     return n === 1;
   }
 
-  /** Records the decision if none is recorded yet and the state is one of `from`; false when another party decided. */
-  async decide(globalId: string, decision: Decision, from: readonly LogState[]): Promise<boolean> {
-    const db = await this.adapter();
-    const n = await db.execute(
-      `UPDATE datakeep.tx_log SET decision = ?, state = 'decided', state_at = now() FROM ${DURABLE}
-       WHERE global_id = ? AND decision IS NULL AND state = ANY(?::text[])`,
-      [decision, globalId, [...from]],
-    );
-    return n === 1;
+  /**
+   * Records the decision if none is recorded yet and the state is one of `from`; false when another party decided (or
+   * the record is missing). Durable before it resolves; decisions of concurrent transactions share one statement and
+   * one flush (group commit).
+   */
+  decide(globalId: string, decision: Decision, from: readonly LogState[]): Promise<boolean> {
+    return this.#decisions.submit({ globalId, decision, from });
   }
 
   /** An operator's decision: overrides whatever is recorded (the caller audits it). */

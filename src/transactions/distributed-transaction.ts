@@ -23,12 +23,16 @@ export interface CoordinatorDeps {
   readonly live: Set<string>;
   readonly logger: Logger;
   readonly counters: CoordinatorCounters;
+  /** Phases 2 running after their callers were answered (`phase2: 'background'`): close() waits for them. */
+  readonly background: Set<Promise<unknown>>;
 }
 
 export interface RunSettings {
   readonly timeoutMs: number;
   readonly isolationLevel: IsolationLevel | undefined;
   readonly onStep: ((step: TransactionStep, globalId: string) => void | Promise<void>) | undefined;
+  /** `wait`: answer once every branch committed; `background`: once the commit decision is durable. */
+  readonly phase2: 'wait' | 'background';
 }
 
 export function markerKey(nodeId: string, globalId: string): string {
@@ -44,6 +48,8 @@ export function markerKey(nodeId: string, globalId: string): string {
  *    commits its work and a marker atomically: that commit is the decision;
  * 4. the commit decision is logged (compare-and-set: fails if recovery aborted the transaction meanwhile);
  * 5. every XA branch commits (in parallel); the log is marked finished (not durably: recovery redoes it if lost).
+ *    With `phase2: 'background'` the caller is answered between 4 and 5: the decision is durable, so the outcome is
+ *    fixed, and `result.settled` resolves once 5 is done.
  *
  * Any failure before the decision rolls everything back. After the decision nothing rolls back: a participant that
  * does not answer leaves the transaction `in-doubt` for recovery to finish.
@@ -58,8 +64,10 @@ export async function runDistributed<T>(deps: CoordinatorDeps, plan: PlannedPart
   const participants = plan.records.map((r) => r.adapterId);
   deps.logger.log('info', 'distributed transaction begin', { operation: 'transaction.distributed', globalId, participants, timeoutMs: settings.timeoutMs });
   deps.live.add(globalId);
+  let settled: Promise<unknown> | undefined;
   try {
     const result = await new Coordinator<T>(deps, plan, settings, globalId, deadline, step).run(fn);
+    settled = result.settled;
     deps.logger.log('info', 'distributed transaction committed', { operation: 'transaction.distributed', globalId, outcome: result.outcome, durationMs: Math.round(performance.now() - started) });
     return result;
   } catch (error) {
@@ -70,7 +78,9 @@ export async function runDistributed<T>(deps: CoordinatorDeps, plan: PlannedPart
     });
     throw error;
   } finally {
-    deps.live.delete(globalId);
+    // Recovery leaves the transaction alone until its own phase 2 is over, in the background too.
+    if (settled) void settled.finally(() => deps.live.delete(globalId));
+    else deps.live.delete(globalId);
   }
 }
 
@@ -140,7 +150,7 @@ class Coordinator<T> {
       if (decided === false && !lr) {
         await this.#abort(new Error('recovery aborted the transaction'));
         deps.counters.aborted += 1;
-        throw new DistributedTransactionError(globalId, 'aborted', 'recovery aborted this transaction before its commit decision was logged (it ran past the recovery grace period); every participant rolled back', { decision: 'abort' });
+        throw new DistributedTransactionError(globalId, 'aborted', 'recovery aborted this transaction before its commit decision was logged (it ran past the recovery grace period), or the state store lost its record; every participant rolled back', { decision: 'abort' });
       }
       if (decided === false) {
         await Promise.allSettled(this.#branches.map((b) => b.rollback()));
@@ -154,9 +164,36 @@ class Coordinator<T> {
       deps.counters.inDoubt += 1;
       throw new DistributedTransactionError(globalId, 'in-doubt', `the commit decision could not be logged: ${messageOf(decided)}`, { cause: decided });
     }
-    await this.step('decided');
     deps.logger.log('info', 'distributed transaction decided', { operation: 'transaction.distributed', globalId, decision: 'commit' });
+    if (this.settings.phase2 === 'background' && !lastResourcePartial) {
+      // The decision is durable, so the transaction is committed whatever happens next: answer now and finish the
+      // branches in the background (recovery finishes them if this process dies first). `settled` tells the caller
+      // when every branch committed: the moment its own reads are sure to see the writes.
+      deps.counters.committed += 1;
+      const settled = this.#afterDecision(lr, undefined).then(
+        () => 'committed' as const,
+        () => 'in-doubt' as const,
+      );
+      deps.background.add(settled);
+      void settled.finally(() => deps.background.delete(settled));
+      return { globalId, outcome: 'committed', value: value!, settled };
+    }
+    await this.#afterDecision(lr, lastResourcePartial);
+    deps.counters.committed += 1;
+    return { globalId, outcome: 'committed', value: value!, settled: Promise.resolve('committed') };
+  }
 
+  /**
+   * Phase 2: every XA branch commits (in parallel), the record is marked finished (in a batch, not durably), the
+   * last resource's marker is removed. Rejects with a DistributedTransactionError (in-doubt or heuristic-mixed).
+   */
+  async #afterDecision(lr: PlannedParticipants['lastResource'], lastResourcePartial: unknown): Promise<void> {
+    const { deps, globalId } = this;
+    if (this.settings.phase2 === 'background') {
+      // Let the caller's continuation run first: its answer never waits for phase 2 or for an onStep callback.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await this.step('decided');
     const results = await Promise.allSettled(this.#branches.map(async (b) => {
       await b.commit();
       await this.step(`committed:${b.branch}`);
@@ -166,7 +203,11 @@ class Coordinator<T> {
       await Promise.allSettled(this.#branches.map((b) => b.release()));
       deps.counters.inDoubt += 1;
       await deps.log.setOutcome(globalId, 'in-doubt').catch(() => undefined);
-      throw new DistributedTransactionError(globalId, 'in-doubt', `the commit is decided and logged, but a participant did not confirm it (${messageOf(failed.reason)}); recovery will finish the commit`, { decision: 'commit', cause: failed.reason });
+      const error = new DistributedTransactionError(globalId, 'in-doubt', `the commit is decided and logged, but a participant did not confirm it (${messageOf(failed.reason)}); recovery will finish the commit`, { decision: 'commit', cause: failed.reason });
+      if (this.settings.phase2 === 'background') {
+        deps.logger.log('error', 'distributed transaction in doubt after the caller was answered', { operation: 'transaction.distributed', globalId, outcome: 'in-doubt', error });
+      }
+      throw error;
     }
     const outcome: DistributedOutcome = lastResourcePartial ? 'heuristic-mixed' : 'committed';
     // Housekeeping only, off the caller's path: if it is lost, recovery finds nothing prepared and marks it again.
@@ -181,8 +222,6 @@ class Coordinator<T> {
       deps.counters.heuristicMixed += 1;
       throw new DistributedTransactionError(globalId, 'heuristic-mixed', `committed, but the last resource ${lr!.record.adapterId} applied its work only in part: ${messageOf(lastResourcePartial)}`, { decision: 'commit', cause: lastResourcePartial });
     }
-    deps.counters.committed += 1;
-    return { globalId, outcome: 'committed', value: value! };
   }
 
   /**

@@ -6,12 +6,17 @@ import { logOperation } from '../util/log-operation.js';
 import { CoordinatorLog, type LogRecord } from './coordinator-log.js';
 import { markerKey, messageOf, runDistributed, type CoordinatorCounters } from './distributed-transaction.js';
 import { runLocalTransaction } from './local-transaction.js';
-import { lastResourceFor, planParticipants, xaParticipantFor } from './participant-factory.js';
+import { lastResourceFor, planParticipants } from './participant-factory.js';
 import { scanPrepared } from './prepared-scan.js';
 import { defaultNodeId, isGlobalId } from './transaction-ids.js';
 import { parseArgument } from '../config/parse-config.js';
 import { TRANSACTION_DEFAULTS, transactionsSchema } from '../config/transactions-schema.js';
 import { TransactionRecovery } from './transaction-recovery.js';
+import { withCommitInvalidations, type CommitInvalidator, type InvalidatingContext } from './commit-invalidations.js';
+import type { MetricsRegistry } from '../metrics/metrics-registry.js';
+import type { SystemCheck } from '../monitoring/system-check.js';
+import { inDoubt, transactionChecks } from './transaction-checks.js';
+import { registerTransactionMetrics } from './transaction-metrics.js';
 import type {
   DistributedContext,
   DistributedOptions,
@@ -26,12 +31,6 @@ import type {
   TransactionView,
 } from './transaction-types.js';
 
-export interface TransactionValidation {
-  readonly checks: { name: string; ok: boolean; message: string }[];
-  readonly errors: string[];
-  readonly warnings: string[];
-}
-
 /**
  * `dm.transactions`: local transactions on one database, distributed transactions over several (two-phase commit with
  * a coordinator log in the state store, at most one one-phase participant committed last), recovery of in-doubt
@@ -43,6 +42,7 @@ type CoordinatorOptions = Required<Omit<TransactionManagerOptions, 'nodeId'>> & 
 export class TransactionManager {
   #options: CoordinatorOptions = { ...TRANSACTION_DEFAULTS, nodeId: undefined };
   readonly #live = new Set<string>();
+  readonly #background = new Set<Promise<unknown>>();
   readonly #counters: CoordinatorCounters = { committed: 0, aborted: 0, inDoubt: 0, heuristicMixed: 0 };
   #nodeId: Promise<string> | undefined;
   #log: CoordinatorLog | undefined;
@@ -52,8 +52,11 @@ export class TransactionManager {
   #pass: Promise<RecoveryReport> | undefined;
   #closed = false;
   #fileApplied = false;
+  #invalidator: CommitInvalidator | undefined;
 
-  constructor(private readonly context: () => DatakeepContext) {}
+  constructor(private readonly context: () => DatakeepContext, metrics?: MetricsRegistry) {
+    if (metrics) registerTransactionMetrics(metrics.registry, { adapters: () => this.context().registry.all(), live: this.#live, counters: this.#counters });
+  }
 
   /** The options, with the config file's `transactions` section applied once (configure() overrides it). */
   #opts(): CoordinatorOptions {
@@ -91,10 +94,18 @@ export class TransactionManager {
 
   /**
    * A transaction on one database: the adapter's `transaction()` with its isolation levels (an unsupported level is a
-   * CapabilityError), read-only mode, savepoints and nested calls as savepoints, plus `timeout`.
+   * CapabilityError), read-only mode, savepoints and nested calls as savepoints, plus `timeout`. The context also has
+   * `invalidate()` (see commit-invalidations.ts); it is typed as the plain context so that casts to an engine's own
+   * context (`tx as RedisTransactionContext`) keep compiling: `(tx as InvalidatingContext).invalidate(...)`.
    */
   async run<T>(adapterId: string, fn: (tx: TransactionContext) => Promise<T>, options?: LocalTransactionOptions): Promise<T> {
-    return runLocalTransaction(this.context().registry.get(adapterId), fn, options);
+    const adapter = this.context().registry.get(adapterId);
+    return withCommitInvalidations(this.#invalidator, (wrap, body) => runLocalTransaction(adapter, (tx) => body(() => fn(wrap(tx))), options));
+  }
+
+  /** Where `tx.invalidate()` sends a committed transaction's invalidations (the DataManager passes its cache). */
+  useInvalidator(invalidator: CommitInvalidator): void {
+    this.#invalidator = invalidator;
   }
 
   /**
@@ -102,13 +113,15 @@ export class TransactionManager {
    * commit); at most one Redis or MongoDB database is committed last. Resolves only when every participant committed;
    * otherwise rejects with a DistributedTransactionError whose `outcome` is `aborted`, `in-doubt` or `heuristic-mixed`.
    */
-  async distributed<T>(participants: readonly string[], fn: (tx: DistributedContext) => Promise<T>, options: DistributedOptions = {}): Promise<DistributedResult<T>> {
+  async distributed<T>(participants: readonly string[], fn: (tx: InvalidatingContext<DistributedContext>) => Promise<T>, options: DistributedOptions = {}): Promise<DistributedResult<T>> {
     if (this.#closed) throw new LifecycleError('the transaction manager is closed');
     if (!Array.isArray(participants)) throw new UsageError('participants', 'expected an array of database ids, e.g. ["orders", "billing"]');
     if (typeof fn !== 'function') throw new UsageError('fn', 'expected a function (tx) => Promise<result>');
     const timeout = options.timeout ?? this.#opts().defaultTimeout;
     if (!Number.isInteger(timeout) || timeout < 1) throw new UsageError('options.timeout', `expected an integer >= 1 (milliseconds), got ${String(options.timeout)}`);
     if (options.onStep !== undefined && typeof options.onStep !== 'function') throw new UsageError('options.onStep', 'expected a function (step, globalId) => void');
+    const phase2 = options.phase2 ?? 'wait';
+    if (phase2 !== 'wait' && phase2 !== 'background') throw new UsageError('options.phase2', `expected "wait" (answer after every branch committed) or "background" (answer once the commit decision is durable), got ${JSON.stringify(options.phase2)}`);
     const registry = this.context().registry;
     const plan = planParticipants(participants.map((id) => registry.get(id)));
     if (options.isolationLevel !== undefined) {
@@ -121,11 +134,12 @@ export class TransactionManager {
     }
     const nodeId = await this.nodeId();
     this.start();
-    return runDistributed({ nodeId, log: this.#coordinatorLog(), live: this.#live, logger: this.context().logger, counters: this.#counters }, plan, fn, {
-      timeoutMs: timeout,
-      isolationLevel: options.isolationLevel,
-      onStep: options.onStep,
-    });
+    const deps = { nodeId, log: this.#coordinatorLog(), live: this.#live, logger: this.context().logger, counters: this.#counters, background: this.#background };
+    const settings = { timeoutMs: timeout, isolationLevel: options.isolationLevel, onStep: options.onStep, phase2 };
+    // With phase 2 in the background the branches commit after the answer: invalidations wait for `settled`, or a
+    // reader could put the old row back into the cache between the answer and the branches' commit.
+    const afterSettled = phase2 === 'background' ? (r: DistributedResult<T>) => r.settled : undefined;
+    return withCommitInvalidations(this.#invalidator, (wrap, body) => runDistributed(deps, plan, (tx) => body(() => fn(wrap(tx))), settings), afterSettled);
   }
 
   /**
@@ -276,7 +290,7 @@ export class TransactionManager {
     const registry = this.context().registry;
     const [scan, open] = await Promise.all([scanPrepared(registry.all(), { all: true }), this.#coordinatorLog().open().catch(() => [] as LogRecord[])]);
     const ages = scan.branches.map((b) => b.prepared.preparedAt).filter((d): d is Date => d !== undefined).map((d) => (Date.now() - d.getTime()) / 1000);
-    const doubtful = open.filter((r) => !this.#live.has(r.globalId) && (r.decision !== undefined || r.ageMs > r.timeoutMs));
+    const doubtful = inDoubt(open, this.#live);
     return {
       inFlight: this.#live.size,
       ...this.#counters,
@@ -286,59 +300,17 @@ export class TransactionManager {
     };
   }
 
-  /**
-   * What validateSystem() reports: each XA-capable database that cannot prepare (PostgreSQL max_prepared_transactions
-   * = 0) as a warning naming the setting; prepared branches and in-doubt transactions as warnings, as errors once older
-   * than `stalePreparedAfter` (they hold locks and block VACUUM).
-   */
-  async validate(): Promise<TransactionValidation> {
-    const result: TransactionValidation = { checks: [], errors: [], warnings: [] };
-    const registry = this.context().registry;
-    for (const adapter of registry.all()) {
-      const participant = xaParticipantFor(adapter);
-      if (!participant) continue;
-      try {
-        const reason = await participant.cannotPrepare();
-        result.checks.push({ name: `transactions:prepare:${adapter.id}`, ok: reason === undefined, message: reason ?? 'can prepare transactions' });
-        if (reason) result.warnings.push(`${adapter.id}: unable to take part in distributed transactions: ${reason}`);
-      } catch (error) {
-        result.checks.push({ name: `transactions:prepare:${adapter.id}`, ok: false, message: messageOf(error) });
-      }
-    }
-    const scan = await scanPrepared(registry.all(), { all: true });
-    const staleSeconds = this.#opts().stalePreparedAfter / 1000;
-    const byAdapter = new Map<string, PreparedBranch[]>();
-    for (const { prepared } of scan.branches) byAdapter.set(prepared.adapterId, [...(byAdapter.get(prepared.adapterId) ?? []), prepared]);
-    for (const [adapterId, prepared] of byAdapter) {
-      const ages = prepared.map((p) => (p.preparedAt ? (Date.now() - p.preparedAt.getTime()) / 1000 : 0));
-      const oldest = Math.max(...ages);
-      const stale = ages.filter((a) => a > staleSeconds).length;
-      const message = `${prepared.length} prepared transaction(s)${oldest > 0 ? `, oldest ${Math.round(oldest)} s` : ''}: ${prepared.map((p) => p.transactionId).slice(0, 5).join(', ')}${prepared.length > 5 ? ', ...' : ''}`;
-      result.checks.push({ name: `transactions:prepared:${adapterId}`, ok: stale === 0, message });
-      if (stale > 0) result.errors.push(`${adapterId}: ${stale} prepared transaction(s) older than ${staleSeconds} s hold locks and block VACUUM; finish them with datakeep tx list / datakeep tx resolve ID --commit|--rollback`);
-      else result.warnings.push(`${adapterId}: ${message}`);
-    }
-    // Without an XA-capable database no distributed transaction can exist, and reading the log would open the state
-    // store (seconds for the embedded one) for nothing.
-    if (!registry.all().some((adapter) => xaParticipantFor(adapter) !== undefined)) return result;
-    try {
-      const open = await this.#coordinatorLog().open();
-      const doubtful = open.filter((r) => !this.#live.has(r.globalId) && (r.decision !== undefined || r.ageMs > r.timeoutMs));
-      const stale = doubtful.filter((r) => r.ageMs > this.#opts().stalePreparedAfter);
-      result.checks.push({ name: 'transactions:in-doubt', ok: stale.length === 0, message: `${doubtful.length} in-doubt distributed transaction(s) in the coordinator log` });
-      if (stale.length > 0) result.errors.push(`${stale.length} distributed transaction(s) in doubt for more than ${staleSeconds} s (${stale.map((r) => r.globalId).slice(0, 5).join(', ')}); recovery has not finished them: see datakeep tx list`);
-      else if (doubtful.length > 0) result.warnings.push(`${doubtful.length} distributed transaction(s) in doubt; recovery is finishing them`);
-    } catch (error) {
-      result.warnings.push(`cannot read the transaction coordinator log: ${messageOf(error)}`);
-    }
-    return result;
+  /** validateSystem()'s checks: databases that cannot prepare, prepared branches in doubt, the coordinator log. */
+  async validationChecks(): Promise<SystemCheck[]> {
+    return transactionChecks({ adapters: this.context().registry.all(), stalePreparedAfterMs: this.#opts().stalePreparedAfter, live: this.#live, openLog: () => this.#coordinatorLog().open() });
   }
 
-  /** Stops periodic recovery and waits for a pass in flight. Idempotent. */
+  /** Stops periodic recovery and waits for a pass in flight and for phases 2 running in the background. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#stopTimer();
     await this.#pass?.catch(() => undefined);
+    await Promise.allSettled([...this.#background]);
     await this.#log?.flush();
   }
 

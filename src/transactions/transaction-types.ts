@@ -42,6 +42,16 @@ export interface DistributedOptions {
    * test's child process kills itself here); production code never needs it.
    */
   onStep?: (step: TransactionStep, globalId: string) => void | Promise<void>;
+  /**
+   * When the promise resolves (default `wait`):
+   * - `wait`: after every branch committed, so any later read, on any session, sees the writes;
+   * - `background`: as soon as the commit decision is durable (the transaction is then committed: nothing can roll
+   *   it back, and recovery finishes it after a crash); the branches commit right after, in the background. Until
+   *   they do, a statement that locks or writes the changed rows waits for them and then sees the commit, but a plain
+   *   read may still see the data as it was before. Await `result.settled` before such reads (docs/transactions.md,
+   *   "Phase 2 in the background").
+   */
+  phase2?: 'wait' | 'background';
 }
 
 /** What the callback of `distributed()` receives: one transaction context per participant. */
@@ -59,6 +69,12 @@ export interface DistributedResult<T> {
   readonly globalId: string;
   readonly outcome: 'committed';
   readonly value: T;
+  /**
+   * Resolves once every branch committed (phase 2 done): `committed`; or `in-doubt` when a participant did not confirm
+   * its commit (recovery finishes it, always as a commit). Never rejects. Already resolved with `phase2: 'wait'`; with
+   * `phase2: 'background'`, await it before reading your own writes with plain (non-locking) reads.
+   */
+  readonly settled: Promise<'committed' | 'in-doubt'>;
 }
 
 export interface ParticipantRecord {

@@ -137,7 +137,7 @@ describe('PITR property: restored rows are exactly those committed before the ta
     if (env) rmSync(env.work, { recursive: true, force: true });
   });
 
-  it(`restores ${IN_PROCESS_TARGETS} targets in this process (TZ=${process.env.TZ ?? 'unset'})`, { timeout: 400_000 }, async (t) => {
+  it(`restores ${IN_PROCESS_TARGETS} targets in this process (TZ=${process.env.TZ ?? 'unset'})`, { timeout: 600_000 }, async (t) => {
     const outcomes = await restoreAll(dataManager!, context, plan.slice(0, IN_PROCESS_TARGETS), CONCURRENCY, (outcome) => {
       console.log(`pitr-property: ${progressLine(outcome)}`);
     }, t.signal);
@@ -145,7 +145,7 @@ describe('PITR property: restored rows are exactly those committed before the ta
     assert.equal(outcomes.length, IN_PROCESS_TARGETS, 'every target was restored');
   });
 
-  it(`restores ${OTHER_TZ_TARGETS} targets in a child process with TZ=${OTHER_TZ}`, { timeout: 400_000 }, async (t) => {
+  it(`restores ${OTHER_TZ_TARGETS} targets in a child process with TZ=${OTHER_TZ}`, { timeout: 600_000 }, async (t) => {
     assert.ok(childResult, 'the child was started');
     const { code, signal, stdout, stderr } = await childResult;
     const line = stdout.split('\n').find((l) => l.startsWith(RESULT_MARKER));

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { initRepository, openRepository, type BackupRepository } from '../../src/repository/index.js';
 import { WAL_EXIT, walCheck, walGet, walPush } from '../../src/engines/postgres/backup/index.js';
 import { runWalCommand } from '../../src/cli/run-wal-command.js';
+import { datakeepCommandLine } from '../../src/util/datakeep-command-line.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'dk-walarchive-'));
@@ -48,7 +49,8 @@ function capture(): { io: { stdout: (t: string) => void; stderr: (t: string) => 
 /** The entry PostgreSQL would run, as a real process: its exit status is what the server acts on. */
 function runProcess(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/wal-command-main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const [command, ...prefix] = datakeepCommandLine();
+    const child = spawn(command!, [...prefix, 'wal', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);

@@ -55,6 +55,18 @@ const BAD: [string, Record<string, unknown>, string][] = [
   ['a migrations lock mode that does not exist', { migrations: { lockMode: 'table' } }, 'migrations.lockMode'],
   ['a migrations table name that is SQL', { migrations: { tableName: 'x; DROP TABLE y' } }, 'migrations.tableName'],
   ['transactions of the wrong type', { transactions: 30000 }, 'transactions'],
+  ['a replication mode that does not exist', { databases: [pg], replication: { enabled: true, mode: 'semi-sync', replicas: [{ host: 'r1', port: 5432 }] } }, 'replication.mode'],
+  ['a replica port out of range', { databases: [pg], replication: { enabled: true, mode: 'async', replicas: [{ host: 'r1', port: 0 }] } }, 'replication.replicas[0].port'],
+  ['two replicas with one name', { databases: [pg], replication: { enabled: true, mode: 'async', replicas: [{ host: 'r1', port: 5432 }, { host: 'r1', port: 5432 }] } }, 'replication.replicas[1].port'],
+  ['more sync replicas than replicas', { databases: [pg], replication: { enabled: true, mode: 'sync', syncReplicas: 2, replicas: [{ host: 'r1', port: 5432 }] } }, 'replication.syncReplicas'],
+  ['automatic failover without an authority', { databases: [pg], replication: { enabled: true, mode: 'async', automaticFailover: true, replicas: [{ host: 'r1', port: 5432 }] } }, 'replication.automaticFailover'],
+  ['an etcd authority without endpoints', { databases: [pg], replication: { enabled: true, mode: 'async', authority: { type: 'etcd', endpoints: [] }, replicas: [{ host: 'r1', port: 5432 }] } }, 'replication.authority.endpoints'],
+  ['a failoverTimeout in seconds', { databases: [pg], replication: { enabled: true, mode: 'async', failoverTimeout: 30, replicas: [{ host: 'r1', port: 5432 }] } }, 'replication.failoverTimeout'],
+  ['a misspelt replication field', { databases: [pg], replication: { enabled: true, mode: 'async', replica: [] } }, 'replication.replica'],
+  ['a server port out of range', { server: { port: 70000 } }, 'server.port'],
+  ['a server TLS section without its key', { server: { tls: { cert: './server.crt' } } }, 'server.tls.key'],
+  ['a misspelt server field', { server: { hots: '0.0.0.0' } }, 'server.hots'],
+  ['a server shutdown timeout in milliseconds', { server: { shutdownTimeout: 30000 } }, 'server.shutdownTimeout'],
 ];
 
 describe('datakeep config check refuses exactly what initialize() refuses', () => {

@@ -64,6 +64,20 @@ describe('CircuitBreaker (on cockatiel)', () => {
     assert.equal(breaker.state, 'open');
     await assert.rejects(breaker.execute(() => Promise.resolve(1)), CircuitOpenError);
   });
+
+  it('reconnected() closes an open circuit at once (the driver reached the server again by itself) and keeps the count of openings', async () => {
+    const breaker = new CircuitBreaker('db', 1, 60_000);
+    await breaker.recordFailure(refused());
+    assert.equal(breaker.state, 'open');
+    breaker.reconnected();
+    assert.equal(breaker.state, 'closed');
+    assert.equal(breaker.passThrough, true);
+    assert.equal(await breaker.execute(() => Promise.resolve(1)), 1);
+    assert.equal(breaker.timesOpened, 1);
+    await breaker.recordFailure(refused());
+    assert.equal(breaker.state, 'open', 'the threshold still applies afterwards');
+    assert.equal(breaker.timesOpened, 2);
+  });
 });
 
 describe('ConnectRetry (on cockatiel)', () => {

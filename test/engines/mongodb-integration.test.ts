@@ -151,7 +151,7 @@ if (!url) {
     });
 
     it('commits, binding tx commands and adapter commands inside the callback to the session', async (t) => {
-      if (!replicaSet()) return t.skip('MONGODB_URL points to a standalone mongod; transactions need a replica set');
+      if (!replicaSet()) return t.skip('needs a MongoDB replica set: MONGODB_URL points to a standalone server, and transactions need a replica set');
       const before = adapter.metrics().transactions.committed;
       const result = await adapter.transaction(async (tx) => {
         await tx.execute({ insert: 'ledger', documents: [{ _id: 'a', amount: 10 }] });
@@ -166,7 +166,7 @@ if (!url) {
     });
 
     it('aborts when the callback throws, and the caller sees its own error', async (t) => {
-      if (!replicaSet()) return t.skip('MONGODB_URL points to a standalone mongod; transactions need a replica set');
+      if (!replicaSet()) return t.skip('needs a MongoDB replica set: MONGODB_URL points to a standalone server, and transactions need a replica set');
       const before = adapter.metrics().transactions.rolledBack;
       await assert.rejects(
         adapter.transaction(async (tx) => {
@@ -180,7 +180,7 @@ if (!url) {
     });
 
     it('a failed command that the callback swallows prevents the commit', async (t) => {
-      if (!replicaSet()) return t.skip('MONGODB_URL points to a standalone mongod; transactions need a replica set');
+      if (!replicaSet()) return t.skip('needs a MongoDB replica set: MONGODB_URL points to a standalone server, and transactions need a replica set');
       await raw.db(database).collection('swallow').insertOne({ _id: 'taken' } as Document);
       await assert.rejects(
         adapter.transaction(async (tx) => {
@@ -193,7 +193,7 @@ if (!url) {
     });
 
     it('savepoints, nesting and SQL scripts are capability errors; commands after the end are refused', async (t) => {
-      if (!replicaSet()) return t.skip('MONGODB_URL points to a standalone mongod; transactions need a replica set');
+      if (!replicaSet()) return t.skip('needs a MongoDB replica set: MONGODB_URL points to a standalone server, and transactions need a replica set');
       let leaked: { query(c: string): Promise<unknown> } | undefined;
       await adapter.transaction(async (tx) => {
         await assert.rejects(tx.savepoint(), CapabilityError);
@@ -206,7 +206,7 @@ if (!url) {
     });
 
     it('a write conflict between two transactions re-runs the loser, and the final value is right', async (t) => {
-      if (!replicaSet()) return t.skip('MONGODB_URL points to a standalone mongod; transactions need a replica set');
+      if (!replicaSet()) return t.skip('needs a MongoDB replica set: MONGODB_URL points to a standalone server, and transactions need a replica set');
       const coll = raw.db(database).collection('race');
       await coll.insertOne({ _id: 'k', n: 0 } as Document);
       const retriedBefore = adapter.metrics().transactions.retried;

@@ -6,11 +6,11 @@ import { DataManager } from '../../src/data-manager.js';
 import { QueryError } from '../../src/errors/index.js';
 import { DB_OPERATION_BUCKETS_SECONDS } from '../../src/metrics/duration-buckets.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { assertMetricConventions } from '../support/metric-conventions.js';
 import { parseExposition, type Family } from '../support/parse-exposition.js';
 
 /** OpenTelemetry semantic conventions, db.client.operation.duration: the advised bucket boundaries in seconds. */
 const OTEL_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
-const ALLOWED_LABELS = new Set(['database_id', 'engine', 'state', 'code', 'outcome', 'le']);
 
 describe('Prometheus metrics of a DataManager (PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379)', () => {
   const dm = new DataManager({ logger: silentLogger });
@@ -23,6 +23,9 @@ describe('Prometheus metrics of a DataManager (PostgreSQL 127.0.0.1:5432, Redis 
       { id: 'pg-main', type: 'postgresql', host: '127.0.0.1', port: 5432, database: 'postgres', username: 'postgres' },
       { id: 'cache', type: 'redis', host: '127.0.0.1', port: 6379, database: '0' },
     ]);
+    // A first scrape opens what scrapes use (its health probes and its look at pg_prepared_xacts run side by side on
+    // two connections), so that the pool the measured scrape reports is the one getMetrics() reads afterwards.
+    await dm.monitoring.metricsText();
     for (let i = 0; i < 5; i += 1) await dm.query('SELECT ?::int AS n', [i]);
     await assert.rejects(dm.query(`SELECT * FROM ${table}`), QueryError);
     await dm.transaction(async (tx) => tx.query('SELECT 1'));
@@ -42,22 +45,18 @@ describe('Prometheus metrics of a DataManager (PostgreSQL 127.0.0.1:5432, Redis 
     return found[0]!.value;
   };
 
-  it('parses, and every name follows the conventions: datakeep_db_client_*, base units, _total on counters, no ms', () => {
+  it('parses, and every name follows the conventions (test/support/metric-conventions.ts): prefixes per area, base units, _total on counters only, no ms', () => {
     assert.ok(families.size >= 8, [...families.keys()].join(', '));
-    for (const family of families.values()) {
-      assert.match(family.name, /^datakeep_db_client_[a-z_]+$/);
-      assert.doesNotMatch(family.name, /(_ms|milli|_msec)/, `${family.name} is not in base units`);
-      if (family.type === 'counter') assert.match(family.name, /_total$/, `counter ${family.name} must end in _total`);
-      else assert.doesNotMatch(family.name, /_total$/, `${family.type} ${family.name} must not end in _total`);
-      assert.ok(family.help.length > 10, `${family.name} has a help text`);
-      for (const sample of family.samples) {
-        for (const label of Object.keys(sample.labels)) assert.ok(ALLOWED_LABELS.has(label), `${sample.name}: unexpected label ${label}`);
-        assert.ok(sample.labels.database_id && sample.labels.engine, `${sample.name} carries database_id and engine`);
-      }
-    }
+    assertMetricConventions(families);
     assert.equal(families.get('datakeep_db_client_operation_duration_seconds')?.type, 'histogram');
     assert.equal(families.get('datakeep_db_client_errors_total')?.type, 'counter');
     assert.equal(families.get('datakeep_db_client_connections')?.type, 'gauge');
+    assert.equal(families.get('datakeep_database_up')?.type, 'gauge');
+  });
+
+  it('datakeep_database_up is 1 for each database that answers its probe', () => {
+    assert.equal(value('datakeep_database_up', { database_id: 'pg-main', engine: 'postgresql' }), 1);
+    assert.equal(value('datakeep_database_up', { database_id: 'cache', engine: 'redis' }), 1);
   });
 
   it('never puts statement text or keys in labels', () => {
@@ -82,10 +81,12 @@ describe('Prometheus metrics of a DataManager (PostgreSQL 127.0.0.1:5432, Redis 
     const pg = metrics.get('pg-main')!;
     const cache = metrics.get('cache')!;
     const histogram = 'datakeep_db_client_operation_duration_seconds';
-    assert.equal(value(histogram, { database_id: 'pg-main' }, `${histogram}_count`), pg.queries.total);
+    // The scrape read the histogram before its own look at pg_prepared_xacts (for datakeep_transactions_in_doubt) ran.
+    assert.equal(value(histogram, { database_id: 'pg-main' }, `${histogram}_count`), pg.queries.total - 1);
     assert.equal(value(histogram, { database_id: 'cache' }, `${histogram}_count`), cache.queries.total);
-    // 5 queries, 1 failed, 1 in the transaction (BEGIN/COMMIT are not the caller's statements); 8 PINGs, 1 failed.
-    assert.deepEqual([pg.queries.total, cache.queries.total], [7, 9]);
+    // 5 queries, 1 failed, 1 in the transaction (BEGIN/COMMIT are not the caller's statements), and each scrape's own
+    // look at pg_prepared_xacts (datakeep_transactions_in_doubt), two scrapes; 8 PINGs, 1 failed.
+    assert.deepEqual([pg.queries.total, cache.queries.total], [9, 9]);
     assert.equal(value('datakeep_db_client_errors_total', { database_id: 'pg-main', code: 'DK_QUERY' }), pg.queries.failed);
     assert.equal(pg.queries.failed, 1);
     assert.equal(value('datakeep_db_client_errors_total', { database_id: 'cache', code: 'DK_QUERY' }), 1);
@@ -101,7 +102,7 @@ describe('Prometheus metrics of a DataManager (PostgreSQL 127.0.0.1:5432, Redis 
     assert.equal(value('datakeep_db_client_circuit_state', { database_id: 'pg-main', state: 'closed' }), 1);
     assert.equal(value('datakeep_db_client_circuit_state', { database_id: 'pg-main', state: 'open' }), 0);
     assert.equal(value('datakeep_db_client_circuit_opened_total', { database_id: 'cache' }), 0);
-    assert.equal(pg.queries.latency.samples, 7);
+    assert.equal(pg.queries.latency.samples, 9);
     assert.ok(pg.queries.latency.p50 > 0, 'p50 of the latency window');
   });
 

@@ -12,6 +12,7 @@ import { decodeDocument, decodeKey, encodeDocument, encodeKey } from '../../src/
 import { replicaLagSeconds } from '../../src/engines/mongodb/lifecycle/replica-lag.js';
 import { parseMongoCommand } from '../../src/engines/mongodb/parse-mongo-command.js';
 import { ConfigurationError, DataLifecycleError, DataManager } from '../../src/index.js';
+import { mongodbDeployment, type MongodbDeployment } from '../support/mongodb-deployment.js';
 import { bindPolicy } from '../../src/lifecycle/run-lifecycle-policy.js';
 
 /** A document with a value of every BSON type the driver's classes can build, nested and in arrays. */
@@ -104,6 +105,7 @@ if (!url) {
   const database = `dk_test_${randomBytes(5).toString('hex')}`;
   let raw: MongoClient;
   let dm: DataManager;
+  let deployment: MongodbDeployment;
   let dir: string;
   const passphrase = process.env.DATAKEEP_REPO_PASSPHRASE;
   const canonical = async (collection: string, filter: Document = {}) =>
@@ -113,6 +115,7 @@ if (!url) {
     process.env.DATAKEEP_REPO_PASSPHRASE = 'lifecycle-test-passphrase';
     raw = new MongoClient(url);
     await raw.connect();
+    deployment = await mongodbDeployment(url);
     dir = mkdtempSync(join(tmpdir(), 'datakeep-lc-mongo-'));
     dm = new DataManager({ config: { databases: [{ url, database, id: 'docs' }], state: { dir: join(dir, 'state') }, logLevel: 'error' } });
     await dm.initialize();
@@ -127,14 +130,20 @@ if (!url) {
     else process.env.DATAKEEP_REPO_PASSPHRASE = passphrase;
   });
 
-  it('runs the seed example on collections, and the archive restores exactly', async () => {
+  it('runs the seed example on collections, and the archive restores exactly', async (t) => {
+    // The exact archival delete compares each document with its record in `$expr: {$in: ['$$ROOT', [...]]}`.
+    if (deployment.ferretdb) return t.skip('needs MongoDB: FerretDB 1.x does not implement the $in aggregation expression ($expr) that the exact archival delete uses');
     const now = Date.now();
     const day = 86_400_000;
     await raw.db(database).collection('audit_logs').insertMany(Array.from({ length: 2000 }, (_, i) => ({ created_at: new Date(now - i * (200 / 2000) * day), n: new Int32(i) })));
-    // Every type but the two the server has deprecated (code with scope, symbol), which it may refuse to store.
+    // Every type but the two the server has deprecated (code with scope, symbol), which it may refuse to store; on
+    // FerretDB 1.x also those it refuses: MinKey, MaxKey, JavaScript code, Decimal128 and NaN (it drops the
+    // connection), DBRef ("$ref" keys), infinities and nested arrays (errors). Their exact round trip runs on MongoDB.
     const stored = () => {
       const { codeWithScope: _c, symbol: _s, ...doc } = everyType();
-      return doc;
+      if (!deployment.ferretdb) return doc;
+      const { min: _min, max: _max, code: _code, decimal: _decimal, ref: _ref, array: _array, nested: _nested, ...rest } = doc;
+      return { ...rest, array: [new Int32(1), new Double(-0), 'x', {}], nested: { deep: { long: Long.fromNumber(-1) } } };
     };
     await raw.db(database).collection('old_transactions').insertMany(Array.from({ length: 1500 }, (_, i) => ({ ...stored(), _id: new ObjectId(), created_at: new Date(now - i * (730 / 1500) * day), i: new Int32(i) })));
     const expired = await canonical('old_transactions', { created_at: { $lt: new Date(now - 365 * day) } });
@@ -169,7 +178,8 @@ if (!url) {
     assert.equal(reason(await bad({ retention: [{ collection: 'evnets', retentionDays: 5 }] })), 'unknown-target');
     assert.equal(reason(await bad({ retention: [{ collection: 'events', retentionDays: 5 }] })), 'unknown-column');
     assert.equal(reason(await bad({ retention: [{ collection: 'events', retentionDays: 5, timestampColumn: 'nope' }] })), 'unknown-column');
-    assert.equal(reason(await bad({ retention: [{ collection: 'events', where: { created_at: { $nosuchop: 1 } } }] })), 'bad-condition');
+    // The check explains the filter without running it; FerretDB's explain does not look at operators.
+    if (!deployment.ferretdb) assert.equal(reason(await bad({ retention: [{ collection: 'events', where: { created_at: { $nosuchop: 1 } } }] })), 'bad-condition');
     const zero = await bad({ retention: [{ collection: 'events', retentionDays: 0 }] });
     assert.ok(zero instanceof ConfigurationError, String(zero));
     await dm.setupLifecycleManagement({ retention: [{ collection: 'events', where: { created_at: { $type: 'string' } } }] });

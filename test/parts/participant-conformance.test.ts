@@ -6,6 +6,7 @@ import { clusterNamespace, mariadbNamespace, mongodbNamespace, pgliteNamespace, 
 import { participantConformanceSuite, type ParticipantTarget } from '../support/participant-conformance.js';
 import { everyEngineWithPartHasATarget } from '../support/part-coverage.js';
 import { ThrowawayPostgres } from '../support/throwaway-postgres.js';
+import { mongodbDeployment, NEEDS_REPLICA_SET } from '../support/mongodb-deployment.js';
 
 /**
  * The transaction part of every engine that offers one, against real servers (MongoDB only with MONGODB_URL). The
@@ -13,6 +14,10 @@ import { ThrowawayPostgres } from '../support/throwaway-postgres.js';
  * cluster that can prepare, started on first use, and the machine's server serves as the one that cannot.
  */
 const mongodbUrl = process.env.MONGODB_URL;
+// The last resource is a MongoDB transaction: a standalone (FerretDB) cannot run one.
+const mongodbSkip = !mongodbUrl
+  ? 'MONGODB_URL not set: no MongoDB server here (set it to a mongodb:// URL to run this suite)'
+  : (await mongodbDeployment(mongodbUrl)).replicaSet ? undefined : NEEDS_REPLICA_SET;
 
 let cluster: Promise<ThrowawayPostgres> | undefined;
 const preparingCluster = () => (cluster ??= ThrowawayPostgres.start({ name: 'parts-xa', config: ['max_prepared_transactions = 16'] }));
@@ -58,7 +63,7 @@ const targets: ParticipantTarget[] = [
   {
     name: 'mongodb (MONGODB_URL)',
     engine: 'mongodb',
-    ...(mongodbUrl ? {} : { skip: 'MONGODB_URL not set: no MongoDB server here (set it to a mongodb:// URL to run this suite)' }),
+    ...(mongodbSkip === undefined ? {} : { skip: mongodbSkip }),
     namespace: () => mongodbNamespace(mongodbUrl!),
     lastResource: {
       write: async (tx: TransactionContext, key, value) => void (await (tx as MongoTransactionContext).command({ insert: 'conformance', documents: [{ _id: key, v: value }] })),

@@ -2,15 +2,12 @@ import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { datakeepCommandLine } from '../../src/util/datakeep-command-line.js';
 import { initRepository, openRepository, type BackupRepository } from '../../src/repository/index.js';
 import { PG_BIN_DIR, ThrowawayPostgres } from './throwaway-postgres.js';
 import { freePort } from './free-port.js';
 
 const execFileAsync = promisify(execFile);
-const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
-/** Absolute, because PostgreSQL runs archive_command in the data directory, where `--import tsx` would not resolve. */
-const TSX_LOADER = join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs');
-const WAL_MAIN = join(ROOT, 'test', 'support', 'wal-command-main.ts');
 
 export interface ArchivingPostgres {
   readonly cluster: ThrowawayPostgres;
@@ -20,7 +17,7 @@ export interface ArchivingPostgres {
   readonly passphraseFile: string;
   /** `datakeep wal get` for restore_command, with this repository. */
   readonly restoreCommand: string;
-  /** The `datakeep wal <args>` command line (node + tsx + the entry) as an argv. */
+  /** The `datakeep wal <args>` command line (datakeepCommandLine(), absolute paths) as an argv. */
   walArgv(args: readonly string[]): string[];
   /** A directory under the cluster's root for a restored copy (removed with the cluster). */
   restoreDir(name: string): string;
@@ -53,7 +50,7 @@ export async function startArchivingPostgres(name: string, options: { config?: r
     await (await initRepository(repositoryPath, { passphrase, workers: 2 })).close();
     chownTree(repositoryPath);
     chownTree(keys);
-    const walArgv = (args: readonly string[]) => [process.execPath, '--import', TSX_LOADER, WAL_MAIN, ...args, '--repo', repositoryPath, '--passphrase-file', passphraseFile];
+    const walArgv = (args: readonly string[]) => [...datakeepCommandLine(), 'wal', ...args, '--repo', repositoryPath, '--passphrase-file', passphraseFile];
     const shell = (argv: readonly string[]) => argv.map((a) => (a.startsWith('%') || a.startsWith('"') ? a : `'${a}'`)).join(' ');
     cluster.appendConfig([
       'archive_mode = on',

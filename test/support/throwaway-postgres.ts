@@ -477,7 +477,8 @@ function installExitHooks(): void {
   }
 }
 
-async function generateTls(dir: string, uid: number, gid: number): Promise<ThrowawayTls> {
+/** A CA and a server certificate for localhost/127.0.0.1 (EC P-256, 2 days) in `dir`, owned by uid:gid. */
+export async function generateTls(dir: string, uid: number, gid: number): Promise<ThrowawayTls> {
   mkdirSync(dir, { mode: 0o700 });
   const caKey = join(dir, 'ca.key');
   const caFile = join(dir, 'ca.crt');
@@ -542,7 +543,7 @@ function processTable(): Map<number, { ppid: number; state: string }> {
   return table;
 }
 
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   const table = processTable();
   const out: number[] = [];
   const queue = [pid];
@@ -559,7 +560,7 @@ function descendants(pid: number): number[] {
 }
 
 /** True for a running or stopped process; false for a missing or zombie one. */
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
@@ -569,7 +570,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
+export function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
   } catch (error) {

@@ -1,10 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../../src/config/database-config.js';
 import { freePort } from './free-port.js';
+import { cleanupAtExit, ServerProcess } from './server-process.js';
 
 const HOST = '127.0.0.1';
 /** The redis-server binary; override with DATAKEEP_TEST_REDIS_SERVER. */
@@ -23,10 +24,6 @@ export interface ThrowawayRedisOptions {
   timeoutMs?: number;
 }
 
-/** Processes not yet stopped, killed synchronously if the test process exits without stopping them. */
-const live = new Set<ThrowawayRedis>();
-let exitHookInstalled = false;
-
 /**
  * A redis-server (or Sentinel) of its own for one test: a temp directory holding its config file and log, a free
  * port on 127.0.0.1, no persistence. Faults are injected on the real process by PID (`kill('SIGKILL')`).
@@ -38,9 +35,8 @@ export class ThrowawayRedis {
   #port = 0;
   #tlsPort = 0;
   #caPem: string | undefined;
-  #pid: number | undefined;
-  #exited: Promise<void> = Promise.resolve();
-  #running = false;
+  #process: ServerProcess | undefined;
+  #forget: () => void = () => undefined;
 
   private constructor(options: ThrowawayRedisOptions) {
     this.options = options;
@@ -51,8 +47,7 @@ export class ThrowawayRedis {
   /** Starts an instance on a free port (a new port is tried when another process took it first). */
   static async start(options: ThrowawayRedisOptions = {}): Promise<ThrowawayRedis> {
     const instance = new ThrowawayRedis(options);
-    live.add(instance);
-    installExitHook();
+    instance.#forget = cleanupAtExit(() => instance.killNow());
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt += 1) {
       try {
@@ -82,7 +77,7 @@ export class ThrowawayRedis {
     return this.#caPem;
   }
   get pid(): number | undefined {
-    return this.#running ? this.#pid : undefined;
+    return this.#process?.running ? this.#process.pid : undefined;
   }
   get logFile(): string {
     return join(this.dir, 'redis.log');
@@ -97,9 +92,14 @@ export class ThrowawayRedis {
     await this.#terminate(signal);
   }
 
+  /** Sends a signal without waiting for an exit: SIGSTOP pauses the process, SIGCONT resumes it. */
+  signal(signal: NodeJS.Signals): void {
+    this.#process?.signal(signal);
+  }
+
   /** Starts the server again on the same port (after kill), with the same config file. */
   async restart(): Promise<void> {
-    if (this.#running) throw new Error('ThrowawayRedis: restart() while running; kill() it first');
+    if (this.#process?.running) throw new Error('ThrowawayRedis: restart() while running; kill() it first');
     await this.#launch(this.#port);
   }
 
@@ -131,27 +131,11 @@ export class ThrowawayRedis {
       ];
       writeFileSync(confFile, `${lines.join('\n')}\n`);
     }
-    const log = openSync(this.logFile, 'a');
-    const child = spawn(REDIS_SERVER, [confFile, ...(this.options.sentinel ? ['--sentinel'] : [])], { stdio: ['ignore', log, log], detached: false });
-    closeSync(log);
-    this.#pid = child.pid;
-    this.#running = true;
-    let exitedEarly = false;
-    this.#exited = new Promise<void>((resolve) => {
-      child.once('exit', () => {
-        exitedEarly = true;
-        this.#running = false;
-        resolve();
-      });
-      child.once('error', () => {
-        exitedEarly = true;
-        this.#running = false;
-        resolve();
-      });
-    });
+    const server = new ServerProcess(REDIS_SERVER, [confFile, ...(this.options.sentinel ? ['--sentinel'] : [])], this.logFile);
+    this.#process = server;
     const deadline = Date.now() + this.#timeoutMs();
     for (;;) {
-      if (exitedEarly) throw new Error(`redis-server exited during start on port ${port}; log:\n${this.#logTail()}`);
+      if (!server.running) throw new Error(`redis-server exited during start on port ${port}; log:\n${this.#logTail()}`);
       try {
         // With requirepass the server answers NOAUTH, which proves it is up just as well.
         const reply = await rawCommand(port, 'PING', 1000);
@@ -185,25 +169,11 @@ export class ThrowawayRedis {
   }
 
   async #terminate(signal: NodeJS.Signals): Promise<void> {
-    if (!this.#running || this.#pid === undefined) return;
-    try {
-      process.kill(this.#pid, signal);
-    } catch {
-      // already gone
-    }
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.#timeoutMs()).unref());
-    if ((await Promise.race([this.#exited, timeout])) === 'timeout' && this.#running) {
-      try {
-        process.kill(this.#pid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
-      }
-      await this.#exited;
-    }
+    await this.#process?.terminate(signal, this.#timeoutMs());
   }
 
   #cleanup(): void {
-    live.delete(this);
+    this.#forget();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -221,38 +191,51 @@ export class ThrowawayRedis {
 
   /** For the exit hook: kill synchronously, no waiting. */
   killNow(): void {
-    if (this.#running && this.#pid !== undefined) {
-      try {
-        process.kill(this.#pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    this.#process?.signal('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
 /**
- * A Sentinel deployment for failover tests: a master, one replica and three Sentinels (quorum 2,
- * down-after-milliseconds 1000), each its own process on its own free port.
+ * A Sentinel deployment for failover tests: a master, `replicas` replicas (default 1) and three Sentinels (quorum 2,
+ * down-after-milliseconds 1000 unless given), each its own process on its own free port.
  */
 export class ThrowawaySentinelGroup {
   static readonly MASTER_NAME = 'dkmaster';
 
   private constructor(
     readonly master: ThrowawayRedis,
-    readonly replica: ThrowawayRedis,
+    readonly replicas: readonly ThrowawayRedis[],
     readonly sentinels: readonly ThrowawayRedis[],
   ) {}
 
-  static async start(options: { timeoutMs?: number } = {}): Promise<ThrowawaySentinelGroup> {
+  /** The first replica. */
+  get replica(): ThrowawayRedis {
+    return this.replicas[0]!;
+  }
+
+  /** The data nodes, master first (as started: after a failover the roles differ). */
+  get nodes(): ThrowawayRedis[] {
+    return [this.master, ...this.replicas];
+  }
+
+  static async start(options: { timeoutMs?: number; replicas?: number; downAfterMs?: number; failoverTimeoutMs?: number } = {}): Promise<ThrowawaySentinelGroup> {
     const started: ThrowawayRedis[] = [];
+    const replicaCount = options.replicas ?? 1;
     try {
       const master = await ThrowawayRedis.start({ name: 'sentinel-master', timeoutMs: options.timeoutMs });
       started.push(master);
-      const replica = await ThrowawayRedis.start({ name: 'sentinel-replica', config: [`replicaof ${HOST} ${master.port}`], timeoutMs: options.timeoutMs });
-      started.push(replica);
-      await waitFor(async () => (await master.rawCommand('INFO replication')).includes('state=online'), options.timeoutMs ?? 15_000, 'the replica to come online');
+      const replicas: ThrowawayRedis[] = [];
+      for (let i = 0; i < replicaCount; i += 1) {
+        const replica = await ThrowawayRedis.start({ name: `sentinel-replica-${i}`, config: [`replicaof ${HOST} ${master.port}`], timeoutMs: options.timeoutMs });
+        started.push(replica);
+        replicas.push(replica);
+      }
+      await waitFor(
+        async () => (await master.rawCommand('INFO replication')).split('state=online').length - 1 === replicaCount,
+        options.timeoutMs ?? 15_000,
+        'the replicas to come online',
+      );
       const sentinels: ThrowawayRedis[] = [];
       for (let i = 0; i < 3; i += 1) {
         const sentinel = await ThrowawayRedis.start({
@@ -262,29 +245,29 @@ export class ThrowawaySentinelGroup {
           config: [
             'sentinel resolve-hostnames no',
             `sentinel monitor ${ThrowawaySentinelGroup.MASTER_NAME} ${HOST} ${master.port} 2`,
-            `sentinel down-after-milliseconds ${ThrowawaySentinelGroup.MASTER_NAME} 1000`,
-            `sentinel failover-timeout ${ThrowawaySentinelGroup.MASTER_NAME} 3000`,
+            `sentinel down-after-milliseconds ${ThrowawaySentinelGroup.MASTER_NAME} ${options.downAfterMs ?? 1000}`,
+            `sentinel failover-timeout ${ThrowawaySentinelGroup.MASTER_NAME} ${options.failoverTimeoutMs ?? 3000}`,
             `sentinel parallel-syncs ${ThrowawaySentinelGroup.MASTER_NAME} 1`,
           ],
         });
         started.push(sentinel);
         sentinels.push(sentinel);
       }
-      // Each Sentinel must know the replica and the other Sentinels before a failover can be agreed on.
+      // Each Sentinel must know the replicas and the other Sentinels before a failover can be agreed on.
       await waitFor(
         async () => {
           for (const s of sentinels) {
             const reply = await s.rawCommand(`SENTINEL MASTER ${ThrowawaySentinelGroup.MASTER_NAME}`);
             const fields = reply.split('\r\n');
             const value = (name: string) => fields[fields.indexOf(name) + 2];
-            if (value('num-slaves') !== '1' || value('num-other-sentinels') !== '2') return false;
+            if (value('num-slaves') !== String(replicaCount) || value('num-other-sentinels') !== '2') return false;
           }
           return true;
         },
         options.timeoutMs ?? 20_000,
-        'the Sentinels to discover the replica and each other',
+        'the Sentinels to discover the replicas and each other',
       );
-      return new ThrowawaySentinelGroup(master, replica, sentinels);
+      return new ThrowawaySentinelGroup(master, replicas, sentinels);
     } catch (error) {
       await Promise.all(started.map((s) => s.stop().catch(() => undefined)));
       throw error;
@@ -297,7 +280,7 @@ export class ThrowawaySentinelGroup {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.master, this.replica, ...this.sentinels].map((s) => s.stop()));
+    await Promise.all([this.master, ...this.replicas, ...this.sentinels].map((s) => s.stop()));
   }
 }
 
@@ -343,13 +326,5 @@ export function rawCommand(port: number, line: string, timeoutMs = 5000): Promis
       clearTimeout(quiet);
       reject(error);
     });
-  });
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const instance of live) instance.killNow();
   });
 }

@@ -16,23 +16,31 @@ interface WorkerInput {
   step: string;
   row: number;
   prefix: string;
+  /** With `background`, the kill waits until the caller was answered (the outcome line is printed). */
+  phase2?: 'wait' | 'background';
 }
 
 const input = JSON.parse(process.argv[2]!) as WorkerInput;
 const dm = new DataManager({ config: { databases: input.settings.databases, state: { url: input.settings.stateUrl } }, logger: silentLogger });
 await dm.initialize();
 dm.transactions.configure({ ...input.settings.transactions, recoveryInterval: 0 });
+let answered!: () => void;
+const answeredNow = new Promise<void>((resolve) => (answered = resolve));
 try {
   const result = await dm.transactions.distributed(['pg1', 'pg2', 'maria', 'cache'], async (tx) => {
     for (const id of ['pg1', 'pg2', 'maria']) await tx.on(id).execute('INSERT INTO t (id, v) VALUES (?, ?)', [input.row, 'crash']);
     tx.on<RedisTransactionContext>('cache').queue(['SET', `${input.prefix}t:${input.row}`, 'crash']);
   }, {
-    onStep: (step, globalId) => {
+    phase2: input.phase2,
+    onStep: async (step, globalId) => {
       process.stdout.write(`${step} ${globalId}\n`);
-      if (step === input.step) process.kill(process.pid, 'SIGKILL');
+      if (step !== input.step) return;
+      if (input.phase2 === 'background') await answeredNow;
+      process.kill(process.pid, 'SIGKILL');
     },
   });
   process.stdout.write(`outcome ${result.outcome}\n`);
+  answered();
 } finally {
   await dm.close();
 }

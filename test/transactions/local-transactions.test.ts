@@ -141,7 +141,7 @@ describe('local transactions per engine, and refusals', () => {
     assert.match((error.cause as Error).message, /max_prepared_transactions/);
     assert.deepEqual(await dm.database('maria').query('SELECT id FROM t WHERE id = 40'), []);
     const validation = await dm.validateSystem();
-    assert.ok(validation.warnings.some((w) => /^pg: unable to take part in distributed transactions: max_prepared_transactions = 0/.test(w)), validation.warnings.join('\n'));
+    assert.ok(validation.warnings.some((w) => /^transactions:prepare:pg: unable to take part in distributed transactions: max_prepared_transactions = 0/.test(w)), validation.warnings.join('\n'));
     assert.ok(validation.checks.some((c) => c.name === 'transactions:prepare:pg' && !c.ok));
     assert.ok(validation.checks.some((c) => c.name === 'transactions:prepare:maria' && c.ok));
   });

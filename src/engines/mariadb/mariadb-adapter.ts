@@ -25,8 +25,9 @@ const CAPABILITIES: AdapterCapabilities = Object.freeze({
   // CREATE/ALTER/DROP commit the open transaction implicitly: they cannot be rolled back.
   transactionalDdl: false,
   twoPhase: 'xa',
-  physicalBackup: false,
-  pointInTimeRecovery: false,
+  // mariadb-backup plus the archived binlog (src/engines/mariadb/backup/).
+  physicalBackup: true,
+  pointInTimeRecovery: true,
   replicationControl: false,
 });
 
@@ -50,6 +51,8 @@ export class MariadbAdapter extends SqlAdapterBase<Connection> {
   readonly type: string;
   readonly capabilities = CAPABILITIES;
   #pool: Pool | undefined;
+  /** Pools replaced after a password change, until their sessions in use have come back. */
+  readonly #retired = new Set<Pool>();
   #flavor: ServerFlavor | undefined;
   #xa: MariadbXa | undefined;
   readonly #driver: SqlSessionDriver<Connection>;
@@ -62,8 +65,14 @@ export class MariadbAdapter extends SqlAdapterBase<Connection> {
       // real answer (wrong password, unknown database), where the pool would keep retrying for acquireTimeout.
       acquire: () => (this.#pool ? this.#pool.getConnection() : mariadb.createConnection(this.connectionOptions())),
       release: (conn, broken) => {
-        if (broken) conn.destroy();
-        else (conn as PoolConnection).release().catch(() => undefined);
+        if (broken) {
+          conn.destroy();
+          if (this.#retired.size > 0) this.#endRetiredPools();
+          return;
+        }
+        const released = (conn as PoolConnection).release().catch(() => undefined);
+        // After a password change, the session may have been the last one holding a retired pool open.
+        if (this.#retired.size > 0) void released.then(() => this.#endRetiredPools());
       },
       run: (conn, text, params) => this.#run(conn, text, params, text === 'COMMIT' ? 'COMMIT' : undefined),
       runScript: (conn, text) => this.#runScript(conn, text),
@@ -115,10 +124,7 @@ export class MariadbAdapter extends SqlAdapterBase<Connection> {
     } finally {
       await probe.end().catch(() => probe.destroy());
     }
-    const pool = mariadb.createPool(this.poolOptions());
-    // The driver re-emits connection-creation failures on the pool; an EventEmitter without an 'error' listener would
-    // crash the process. Callers get the failure from getConnection, so this only logs it.
-    (pool as unknown as NodeJS.EventEmitter).on('error', (error: Error) => this.logger.log('warn', 'pool connection failed', { adapter: this.id, error: (error as { sqlMessage?: string }).sqlMessage ?? error.name }));
+    const pool = this.#createPool();
     this.#pool = pool;
     try {
       const conn = await this.openSession();
@@ -131,9 +137,58 @@ export class MariadbAdapter extends SqlAdapterBase<Connection> {
   }
 
   protected async shutdown(): Promise<void> {
-    const pool = this.#pool;
+    const pools = [this.#pool, ...this.#retired];
     this.#pool = undefined;
-    if (pool) await pool.end();
+    this.#retired.clear();
+    await Promise.all(pools.map((pool) => pool?.end()));
+  }
+
+  #createPool(): Pool {
+    const pool = mariadb.createPool(this.poolOptions());
+    // The driver re-emits connection-creation failures on the pool; an EventEmitter without an 'error' listener would
+    // crash the process. Callers get the failure from getConnection, so this only logs it.
+    (pool as unknown as NodeJS.EventEmitter).on('error', (error: Error) => this.logger.log('warn', 'pool connection failed', { adapter: this.id, error: (error as { sqlMessage?: string }).sqlMessage ?? error.name }));
+    return pool;
+  }
+
+  /**
+   * The password changed: a new pool (whose connections read the new `config.password`) takes every new session; the
+   * old one is ended once its last session in use comes back. Not at once: the driver's end() rejects callers still
+   * queued on it and destroys sessions still in use after 10 s, which would fail statements in flight.
+   */
+  protected override rotateCredentials(): Promise<void> {
+    const old = this.#pool;
+    if (!old) return Promise.resolve();
+    this.#pool = this.#createPool();
+    this.#retired.add(old);
+    this.#endRetiredPools();
+    if (this.#retired.has(old)) void this.#closeIdleSessions(old);
+    return Promise.resolve();
+  }
+
+  /**
+   * Closes the idle sessions of a retired pool now rather than when its last session in use comes back: the driver
+   * closes idle connections only by ending the pool, so each is taken out (an idle one is handed over at once) and
+   * destroyed. Stops when a caller queues on the pool, or on any error (the pool's end() closes what is left).
+   */
+  async #closeIdleSessions(pool: Pool): Promise<void> {
+    try {
+      while (pool.idleConnections() > 0 && pool.taskQueueSize() === 0 && this.#retired.has(pool)) {
+        (await pool.getConnection()).destroy();
+      }
+    } catch {
+      // the pool is ended by #endRetiredPools when its sessions are back, whatever happened here
+    }
+    this.#endRetiredPools();
+  }
+
+  /** Ends each retired pool that no session uses and no caller waits on (its idle connections close with it). */
+  #endRetiredPools(): void {
+    for (const pool of this.#retired) {
+      if (pool.activeConnections() > 0 || pool.taskQueueSize() > 0) continue;
+      this.#retired.delete(pool);
+      pool.end().catch((error: unknown) => this.logger.log('warn', 'closing the previous pool failed', { adapter: this.id, error: String(error) }));
+    }
   }
 
   protected mapError(error: unknown, phase: ErrorPhase): DatakeepError {
@@ -173,10 +228,17 @@ export class MariadbAdapter extends SqlAdapterBase<Connection> {
     }
   }
 
+  /** The current pool, plus pools retired by a password change whose sessions are not all back yet. */
   protected poolStats() {
-    const pool = this.#pool;
-    if (!pool) return { active: 0, idle: 0, waiting: 0, total: 0, max: this.config.poolSize };
-    return { active: pool.activeConnections(), idle: pool.idleConnections(), waiting: pool.taskQueueSize(), total: pool.totalConnections(), max: this.config.poolSize };
+    const stats = { active: 0, idle: 0, waiting: 0, total: 0, max: this.config.poolSize };
+    for (const pool of [this.#pool, ...this.#retired]) {
+      if (!pool) continue;
+      stats.active += pool.activeConnections();
+      stats.idle += pool.idleConnections();
+      stats.waiting += pool.taskQueueSize();
+      stats.total += pool.totalConnections();
+    }
+    return stats;
   }
 
   /** The replica's state when this server replicates from another, undefined otherwise or without the privilege. */

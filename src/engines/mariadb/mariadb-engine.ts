@@ -19,7 +19,12 @@ export const mariadbEngine: EngineDefinition = {
     const { MariadbAdapter } = await import('./mariadb-adapter.js');
     return new MariadbAdapter(config, deps);
   },
-  parts: { migrations: mariadbMigrations, transactions: mariadbTransactions, lifecycle: mariadbLifecycle },
+  parts: {
+    migrations: mariadbMigrations,
+    transactions: mariadbTransactions,
+    lifecycle: mariadbLifecycle,
+    backup: async () => (await import('./backup/mariadb-backup-driver.js')).mariadbBackupDriver,
+  },
 };
 
 /** MySQL through the same driver and adapter: the protocol and the XA statements are the same. */

@@ -1,4 +1,4 @@
-import { MongoClient, MongoNetworkError, MongoServerSelectionError, type Document } from 'mongodb';
+import { MongoClient, MongoNetworkError, MongoServerSelectionError, type Document, type TopologyType } from 'mongodb';
 import { AdapterCore } from '../../adapters/adapter-core.js';
 import type { AdapterCapabilities } from '../../adapters/capabilities.js';
 import type { DatabaseAdapter, Row } from '../../adapters/database-adapter.js';
@@ -56,6 +56,7 @@ export class MongodbAdapter implements DatabaseAdapter {
   readonly #transactions: MongoTransactionRunner;
   #client: MongoClient | undefined;
   #topology: MongoTopology | undefined;
+  #driverTopology: TopologyType | undefined;
 
   /** Throws ConfigurationError when the configuration cannot be turned into driver options. */
   constructor(config: ResolvedDatabaseConfig, deps: AdapterDependencies) {
@@ -129,6 +130,7 @@ export class MongodbAdapter implements DatabaseAdapter {
     client.on('connectionCheckedOut', (e) => this.#pool.checkedOut(e));
     client.on('connectionCheckedIn', (e) => this.#pool.checkedIn(e));
     client.on('connectionPoolClosed', (e) => this.#pool.poolClosed(e));
+    client.on('topologyDescriptionChanged', (e) => (this.#driverTopology = e.newDescription.type));
     return client;
   }
 
@@ -224,6 +226,16 @@ export class MongodbAdapter implements DatabaseAdapter {
       );
     }
     return this.#transactions.run(this.#requireClient(), fn, settings);
+  }
+
+  /**
+   * How the driver sees the deployment (SDAM's topology type): "ReplicaSetWithPrimary"/"ReplicaSetNoPrimary" when it
+   * follows a replica set's primary by itself, "Single" for one host (directConnection), "Sharded" behind mongos.
+   * Throws the not-connected error before connect().
+   */
+  driverTopology(): TopologyType | undefined {
+    this.#requireClient();
+    return this.#driverTopology;
   }
 
   health(): Promise<HealthStatus> {

@@ -6,6 +6,7 @@ import type { MongodbAdapter } from './mongodb-adapter.js';
 import { MongodbLastResource } from './mongodb-last-resource.js';
 import { MongodbLeaseStore } from './mongodb-lease-store.js';
 import { MongodbMigrationHistory } from './mongodb-migration-history.js';
+import { mongodbReplication } from './replication/mongodb-replication.js';
 
 /** MongoDB on the official driver. */
 export const mongodbEngine: EngineDefinition = {
@@ -34,5 +35,9 @@ export const mongodbEngine: EngineDefinition = {
       deadline: { adapterOptions: (timeoutMs) => ({ timeLimitMs: timeoutMs }) },
     },
     lifecycle: mongodbLifecycle,
+    // Logical backups plus oplog slices, restored into a live server (backup/mongodb-backup-driver.ts).
+    backup: async () => (await import('./backup/mongodb-backup-driver.js')).mongodbBackupDriver,
+    // Replica-set elections are the authority; datakeep observes and asks (replication/mongodb-replication.ts).
+    replication: mongodbReplication,
   },
 };

@@ -63,6 +63,21 @@ export class PgliteAdapter extends SqlAdapterBase<Session> {
     return this.config.dataDir ?? 'memory';
   }
 
+  /**
+   * Runs `fn` with the embedded database itself, holding its one session until `fn` returns: for what the SQL session
+   * cannot carry (COPY through a Blob, for logical backups). `fn` must use only the database it is given.
+   */
+  async withDatabase<T>(fn: (db: PGlite) => Promise<T>): Promise<T> {
+    await this.connect();
+    const release = await this.#mutex.lock();
+    try {
+      if (!this.#db) throw new ConnectionError(this.id, 'the embedded database is closed');
+      return await fn(this.#db);
+    } finally {
+      release();
+    }
+  }
+
   protected get driver(): SqlSessionDriver<Session> {
     return this.#driver;
   }

@@ -27,6 +27,8 @@ export const pgliteEngine: EngineDefinition = {
       // Its directory belongs to one process (ProcessDirLock), so runners can only race inside this process.
       lock: (adapter, { tableName }) => new InProcessLock(`${adapter.id}:${tableName}`, { resource: adapter.id, holder: 'migration runner' }),
     },
+    // Logical backups (PGlite has no WAL archive); the same code as PostgreSQL's logical backups.
+    backup: async () => (await import('./pglite-backup-driver.js')).pgliteBackupDriver,
     // The embedded database is PostgreSQL: the same lifecycle statements work on it.
     lifecycle: postgresLifecycle,
     transactions: {

@@ -1,13 +1,17 @@
 import pg from 'pg';
+import { queryAfterLeading } from './after-leading-query.js';
 import type { AdapterCapabilities, IsolationLevel } from '../../adapters/capabilities.js';
 import type { ResolvedDatabaseConfig } from '../../config/database-config.js';
-import { UsageError, type DatakeepError } from '../../errors/index.js';
+import { TimeoutError, UsageError, type DatakeepError } from '../../errors/index.js';
+import { AsyncMutex } from '../../locks/async-mutex.js';
+import { withTimeout } from '../../resilience/with-timeout.js';
 import type { AdapterDependencies } from '../engine-definition.js';
 import { SqlAdapterBase, type ErrorPhase } from '../sql/sql-adapter-base.js';
 import { POSTGRES_ISOLATION_LEVELS, postgresBegin } from './postgres-isolation.js';
 import type { SqlSessionDriver, StatementResult } from '../sql/sql-session.js';
 import { mapPostgresError } from './map-postgres-error.js';
-import { postgresTlsOptions } from './postgres-tls.js';
+import { configuredEndpoint, createPostgresPool, retirePool, type PostgresEndpoint } from './postgres-pool.js';
+import { mapPostgresFailover } from './replication/map-postgres-failover.js';
 import { translatePlaceholders } from './translate-placeholders.js';
 
 const CAPABILITIES: AdapterCapabilities = Object.freeze({
@@ -28,15 +32,26 @@ export class PostgresAdapter extends SqlAdapterBase<pg.PoolClient> {
   readonly type = 'postgresql';
   readonly capabilities = CAPABILITIES;
   #pool: pg.Pool | undefined;
+  /** Where new sessions connect: the configured host and port until routeTo points the adapter elsewhere. */
+  #endpoint: PostgresEndpoint;
+  #routed = false;
+  /** Pools replaced by routeTo whose sessions in use have not all been released yet. */
+  readonly #retiring = new Set<pg.Pool>();
+  readonly #routing = new AsyncMutex();
   readonly #driver: SqlSessionDriver<pg.PoolClient>;
 
   constructor(config: ResolvedDatabaseConfig, deps: AdapterDependencies) {
     super(config, deps);
+    this.#endpoint = configuredEndpoint(config);
     this.#driver = {
       acquire: () => this.pool.connect(),
       release: (client, broken) => client.release(broken ? true : undefined),
       run: async (client, text, params): Promise<StatementResult> => {
         const result = await client.query(text, params as unknown[] | undefined);
+        return { rows: result.rows, rowCount: result.rowCount ?? 0, command: result.command };
+      },
+      runAfter: async (client, leading, text, params): Promise<StatementResult> => {
+        const result = await queryAfterLeading(client, leading, text, params);
         return { rows: result.rows, rowCount: result.rowCount ?? 0, command: result.command };
       },
       // Without parameters pg uses the simple query protocol, which accepts several statements.
@@ -56,36 +71,7 @@ export class PostgresAdapter extends SqlAdapterBase<pg.PoolClient> {
   }
 
   protected async open(): Promise<void> {
-    const c = this.config;
-    const pool = new pg.Pool({
-      host: c.host,
-      port: c.port,
-      database: c.database,
-      user: c.username,
-      password: c.password,
-      ssl: postgresTlsOptions(c),
-      max: c.poolSize,
-      // The connect timeout is set on each Client rather than on the pool: pg-pool's connectionTimeoutMillis also
-      // starts and clears a timer for every checkout that has to queue, which measurably taxes busy pools (about 10 %
-      // client CPU per query at 32 in flight on 16 connections). A caller waiting for a free connection therefore
-      // waits as long as pg's own pool would; health() reports such waiting as `degraded`.
-      Client: clientWithConnectTimeout(c.timeout),
-      idleTimeoutMillis: 30_000,
-      keepAlive: true,
-      application_name: c.applicationName,
-      statement_timeout: c.statementTimeout,
-      // statement_timeout runs on the server, so a frozen server (or a cut network that the kernel still
-      // acknowledges) would leave a query pending forever. A client-side limit a little longer than the server's
-      // catches that case without racing the server's own cancellation.
-      query_timeout: c.statementTimeout === undefined ? undefined : c.statementTimeout + 2000,
-    });
-    // An idle client whose server went away emits 'error' on the pool; without a listener Node would crash the process.
-    pool.on('error', (error) => this.logger.log('warn', 'idle connection failed', { adapter: this.id, error: error.message }));
-    // A checked-out client can also emit 'error' between statements (inside a transaction); the failing statement is
-    // reported to its caller, so this listener only keeps the process alive.
-    pool.on('connect', (client) => {
-      client.on('error', (error) => this.logger.log('warn', 'connection failed', { adapter: this.id, error: error.message }));
-    });
+    const pool = createPostgresPool(this.config, this.#endpoint, this.logger);
     this.#pool = pool;
     try {
       const client = await this.openSession();
@@ -98,13 +84,100 @@ export class PostgresAdapter extends SqlAdapterBase<pg.PoolClient> {
   }
 
   protected async shutdown(): Promise<void> {
-    const pool = this.#pool;
+    const pools = [this.#pool, ...this.#retiring];
     this.#pool = undefined;
-    if (pool) await pool.end();
+    this.#retiring.clear();
+    await Promise.all(pools.map((pool) => pool?.end()));
+  }
+
+  /**
+   * Points the adapter at another server without a restart (used by routePostgresAdapter): a pool to `endpoint` is
+   * opened and one connection proven within `timeoutMs` (else this throws, and the adapter keeps its target); then new
+   * sessions come from it, and the old pool is retired (idle sessions closed, sessions in use closed when released).
+   * From the first call on, failures caused by the primary changing or going away are FailoverErrors.
+   */
+  async routeTo(endpoint: PostgresEndpoint, timeoutMs: number): Promise<void> {
+    const unlock = await this.#routing.lock();
+    try {
+      this.core.assertConnected();
+      const current = this.#endpoint;
+      if (current.host === endpoint.host && current.port === endpoint.port) {
+        this.#endpoint = endpoint;
+        this.#routed = true;
+        return;
+      }
+      const pool = createPostgresPool(this.config, endpoint, this.logger);
+      const first = pool.connect();
+      try {
+        const client = await withTimeout(
+          () => first,
+          timeoutMs,
+          () => new TimeoutError('connect', `${this.id}: no connection to ${endpoint.name} within ${timeoutMs} ms`, { timeoutMs }),
+        );
+        client.release();
+      } catch (raw) {
+        // A connection that arrives after the limit is released to the ending pool, which closes it. One still being
+        // attempted holds end() until pg's own connect timeout, so nobody waits for it.
+        first.then((client) => client.release(), () => undefined);
+        pool.end().catch(() => undefined);
+        throw raw instanceof TimeoutError ? raw : mapPostgresError(this.id, raw, 'connect', { connect: this.config.timeout });
+      }
+      const old = this.#pool;
+      if (!old || !this.core.connected) {
+        await pool.end().catch(() => undefined);
+        throw this.core.notConnectedError();
+      }
+      this.#pool = pool;
+      this.#endpoint = endpoint;
+      this.#routed = true;
+      // The failures that opened the circuit were the old node's; a connection to the new one was just proven, so
+      // waiting out the reset timeout would only delay the first write on the new primary.
+      this.core.breaker.reconnected();
+      this.logger.log('info', 'adapter routed', { adapter: this.id, endpoint: endpoint.name, from: current.name });
+      this.#retire(old, pool, current);
+    } finally {
+      unlock();
+    }
+  }
+
+  /**
+   * The password changed: a new pool to the same endpoint (its connections read the new `config.password`) takes
+   * new sessions and callers queued for one; the old pool is retired as routeTo retires it, so statements in flight
+   * finish on their sessions, which close when released.
+   */
+  protected override async rotateCredentials(): Promise<void> {
+    const unlock = await this.#routing.lock();
+    try {
+      const old = this.#pool;
+      if (!old) return;
+      const pool = createPostgresPool(this.config, this.#endpoint, this.logger);
+      this.#pool = pool;
+      this.#retire(old, pool, this.#endpoint);
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Idle sessions of `old` closed now, sessions in use when released, its queued callers handed to `next`. */
+  #retire(old: pg.Pool, next: pg.Pool, endpoint: PostgresEndpoint): void {
+    this.#retiring.add(old);
+    retirePool(old, next)
+      .catch((error: unknown) => this.logger.log('warn', 'closing the previous pool failed', { adapter: this.id, endpoint: endpoint.name, error: String(error) }))
+      .finally(() => this.#retiring.delete(old));
+  }
+
+  /** Whether routeTo has been called: the adapter is part of a replicated cluster. */
+  get routed(): boolean {
+    return this.#routed;
+  }
+
+  protected override endpoint(): string {
+    return this.#endpoint.name;
   }
 
   protected mapError(error: unknown, phase: ErrorPhase): DatakeepError {
-    return mapPostgresError(this.id, error, phase, { connect: this.config.timeout, statement: this.config.statementTimeout });
+    const mapped = mapPostgresError(this.id, error, phase, { connect: this.config.timeout, statement: this.config.statementTimeout });
+    return this.#routed ? mapPostgresFailover(this.id, error, phase, mapped, this.#endpoint.name) : mapped;
   }
 
   protected beginStatements(isolationLevel: IsolationLevel | undefined, readOnly: boolean): string[] {
@@ -123,7 +196,7 @@ export class PostgresAdapter extends SqlAdapterBase<pg.PoolClient> {
         "SELECT current_setting('server_version') AS version, pg_is_in_recovery() AS in_recovery",
       );
       const row = result.rows[0]!;
-      return { serverVersion: row.version, inRecovery: row.in_recovery };
+      return { serverVersion: row.version, inRecovery: row.in_recovery, details: { endpoint: this.#endpoint.name } };
     } catch (error) {
       broken = true;
       throw error;
@@ -132,20 +205,21 @@ export class PostgresAdapter extends SqlAdapterBase<pg.PoolClient> {
     }
   }
 
+  /** The current pool, plus the sessions still in use in pools retired by routeTo (they are real connections). */
   protected poolStats() {
-    const pool = this.#pool;
-    if (!pool) return { active: 0, idle: 0, waiting: 0, total: 0, max: this.config.poolSize };
-    return { active: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount, total: pool.totalCount, max: this.config.poolSize };
-  }
-}
-
-/** A pg.Client class whose connections time out after `timeoutMs` (see the pool options for why). */
-function clientWithConnectTimeout(timeoutMs: number): typeof pg.Client {
-  return class extends pg.Client {
-    constructor(config?: string | pg.ClientConfig) {
-      super({ ...(typeof config === 'string' ? { connectionString: config } : config), connectionTimeoutMillis: timeoutMs });
+    let active = 0;
+    let idle = 0;
+    let waiting = 0;
+    let total = 0;
+    for (const pool of [this.#pool, ...this.#retiring]) {
+      if (!pool) continue;
+      active += pool.totalCount - pool.idleCount;
+      idle += pool.idleCount;
+      waiting += pool.waitingCount;
+      total += pool.totalCount;
     }
-  };
+    return { active, idle, waiting, total, max: this.config.poolSize };
+  }
 }
 
 /** `?` to `$n`, with a clear error when the placeholder count and the parameter count disagree. */

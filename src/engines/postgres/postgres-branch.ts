@@ -1,5 +1,5 @@
 import type { IsolationLevel } from '../../adapters/capabilities.js';
-import type { DedicatedSession, SqlDatabaseAdapter, TransactionContext } from '../../adapters/database-adapter.js';
+import type { DedicatedSession, Row, SqlDatabaseAdapter, TransactionContext } from '../../adapters/database-adapter.js';
 import { CapabilityError, QueryError, TransactionError } from '../../errors/index.js';
 import { postgresBegin } from './postgres-isolation.js';
 import { sqlBranchContext, type BranchState } from '../sql/sql-branch-context.js';
@@ -23,6 +23,8 @@ export class PostgresBranch implements XaBranchHandle {
   #lifetime: Promise<void> | undefined;
   #prepared = false;
   #begun: Promise<void> = Promise.resolve();
+  /** BEGIN and its statement timeout, until they go out in front of the branch's first statement. */
+  #leading: (() => string[]) | undefined;
 
   private constructor(adapter: SqlDatabaseAdapter, gid: string, branch: string, deadline: number) {
     this.#adapter = adapter;
@@ -30,13 +32,13 @@ export class PostgresBranch implements XaBranchHandle {
     this.branch = branch;
     this.#gid = gid;
     this.context = sqlBranchContext(adapter.id, {
-      query: async (sql, params) => (await this.#started()).query(sql, params),
-      execute: async (sql, params) => (await this.#started()).execute(sql, params),
+      query: async (sql, params) => (await this.#statement(sql, params, 'query')).rows,
+      execute: async (sql, params) => (await this.#statement(sql, params, 'execute')).rowCount,
       script: async (sql) => (await this.#started()).script(sql),
     }, this.#state, deadline);
   }
 
-  /** Takes a session and opens the transaction with the level and a statement timeout of what is left until `deadline`. */
+  /** Takes a session; the transaction opens (level, statement timeout of what is left until `deadline`) with the first statement. */
   static async begin(adapter: SqlDatabaseAdapter, gid: string, branch: string, options: { isolationLevel?: IsolationLevel; deadline: number }): Promise<PostgresBranch> {
     const b = new PostgresBranch(adapter, gid, branch, options.deadline);
     let ready!: (session: DedicatedSession) => void;
@@ -49,12 +51,40 @@ export class PostgresBranch implements XaBranchHandle {
     lifetime.catch(() => undefined);
     b.#lifetime = lifetime;
     b.#session = await Promise.race([gotSession, lifetime.then(() => Promise.reject(new Error('internal: session ended before use')))]);
-    const remaining = Math.max(1, options.deadline - Date.now());
-    // Not awaited here: the coordinator takes the next participant's session while this BEGIN is on the wire, and
-    // every statement of the branch waits for it (a failed BEGIN must never let a statement run in autocommit).
-    b.#begun = b.#session.script(`${postgresBegin(options.isolationLevel, false)[0]}; SET LOCAL statement_timeout = ${Math.ceil(remaining)}`);
-    b.#begun.catch(() => undefined);
+    b.#leading = () => [postgresBegin(options.isolationLevel, false)[0]!, `SET LOCAL statement_timeout = ${Math.ceil(Math.max(1, options.deadline - Date.now()))}`];
+    // Without pipelining, BEGIN goes now, not awaited: the coordinator takes the next participant's session while it
+    // is on the wire, and every statement of the branch waits for it.
+    if (!b.#session.runAfter) b.#sendLeading();
     return b;
+  }
+
+  /**
+   * A statement of the branch. The first one carries BEGIN in the same round trip (PostgreSQL skips it if BEGIN
+   * failed, so it never runs in autocommit); the others wait until that one is answered.
+   */
+  async #statement(sql: string, params: readonly unknown[] | undefined, kind: 'query' | 'execute'): Promise<{ rows: Row[]; rowCount: number }> {
+    const session = this.#live();
+    const leading = this.#leading;
+    if (leading && session.runAfter) {
+      this.#leading = undefined;
+      const result = session.runAfter(leading(), sql, params);
+      this.#begun = result.then(() => undefined);
+      this.#begun.catch(() => undefined);
+      return result;
+    }
+    await this.#begun;
+    if (kind === 'execute') return { rows: [], rowCount: await this.#live().execute(sql, params) };
+    const rows = await this.#live().query(sql, params);
+    return { rows, rowCount: rows.length };
+  }
+
+  /** Sends BEGIN on its own, for what cannot carry it (a script, or no pipelining). */
+  #sendLeading(): void {
+    const leading = this.#leading;
+    if (!leading) return;
+    this.#leading = undefined;
+    this.#begun = this.#live().script(leading().join('; '));
+    this.#begun.catch(() => undefined);
   }
 
   async prepare(): Promise<void> {
@@ -63,7 +93,8 @@ export class PostgresBranch implements XaBranchHandle {
       throw new TransactionError(this.adapterId, `branch ${this.branch}: a statement failed and was not rolled back to a savepoint, so the branch cannot be prepared; every participant rolls back`);
     }
     try {
-      await (await this.#started()).query(`PREPARE TRANSACTION ${gidLiteral(this.#gid)}`);
+      // A branch that ran no statement sends BEGIN with its PREPARE, in one round trip.
+      await this.#statement(`PREPARE TRANSACTION ${gidLiteral(this.#gid)}`, undefined, 'execute');
     } catch (error) {
       await this.#end(true);
       if (error instanceof QueryError && error.sqlState === '55000' && /prepared transactions are disabled/i.test(error.message)) {
@@ -117,8 +148,11 @@ export class PostgresBranch implements XaBranchHandle {
     const session = this.#session;
     this.#session = undefined;
     this.#state.closed = true;
+    // BEGIN never sent: there is no transaction to roll back.
+    const begun = this.#leading === undefined;
+    this.#leading = undefined;
     await this.#begun.catch(() => undefined);
-    if (session && rollback) {
+    if (session && rollback && begun) {
       // On a lost connection this fails and withSession marks the session broken, so the pool drops it.
       await session.query('ROLLBACK').catch(() => undefined);
     }
@@ -128,6 +162,7 @@ export class PostgresBranch implements XaBranchHandle {
   }
 
   async #started(): Promise<DedicatedSession> {
+    this.#sendLeading();
     await this.#begun;
     return this.#live();
   }

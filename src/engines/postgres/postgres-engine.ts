@@ -3,6 +3,8 @@ import { postgresLifecycle } from './lifecycle/postgres-lifecycle.js';
 import { postgresConfig } from './postgres-config.js';
 import { postgresMigrations } from './postgres-migrations.js';
 import { postgresTransactions } from './postgres-transactions.js';
+import { postgresReplicationDriver } from './replication/postgres-replication-driver.js';
+import { postgresStatementStats } from './postgres-statement-stats.js';
 
 /** PostgreSQL on `pg`: the engine datakeep does most for (physical backups, PITR, 2PC). */
 export const postgresEngine: EngineDefinition = {
@@ -24,5 +26,7 @@ export const postgresEngine: EngineDefinition = {
     transactions: postgresTransactions,
     lifecycle: postgresLifecycle,
     backup: async () => (await import('./backup/postgres-backup-driver.js')).postgresBackupDriver,
+    replication: postgresReplicationDriver,
+    statements: postgresStatementStats,
   },
 };

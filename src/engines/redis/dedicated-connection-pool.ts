@@ -8,6 +8,9 @@ import type { Redis } from 'ioredis';
 export class DedicatedConnectionPool {
   readonly #idle: Redis[] = [];
   readonly #waiters: { resolve(): void }[] = [];
+  /** Connections in use, and those of them to close when released (made before a password change). */
+  readonly #handedOut = new Set<Redis>();
+  readonly #retired = new Set<Redis>();
   #inUse = 0;
   #closed = false;
 
@@ -26,10 +29,10 @@ export class DedicatedConnectionPool {
     }
     this.#inUse += 1;
     const idle = this.#idle.pop();
-    if (idle && idle.status === 'ready') return idle;
+    if (idle && idle.status === 'ready') return this.#handOut(idle);
     idle?.disconnect();
     try {
-      return await this.open();
+      return this.#handOut(await this.open());
     } catch (error) {
       this.#inUse -= 1;
       this.#wakeOne();
@@ -39,9 +42,20 @@ export class DedicatedConnectionPool {
 
   release(connection: Redis, broken: boolean): void {
     this.#inUse -= 1;
-    if (broken || this.#closed || connection.status !== 'ready') connection.disconnect();
+    this.#handedOut.delete(connection);
+    const retired = this.#retired.delete(connection);
+    if (broken || retired || this.#closed || connection.status !== 'ready') connection.disconnect();
     else this.#idle.push(connection);
     this.#wakeOne();
+  }
+
+  /**
+   * After a password change: idle connections close now, and the ones in use close when released, so that later
+   * callers get connections made with the new password. Nothing in use is interrupted.
+   */
+  retire(): void {
+    for (const connection of this.#handedOut) this.#retired.add(connection);
+    for (const connection of this.#idle.splice(0)) connection.disconnect();
   }
 
   /** Closes idle connections now; connections in use are closed when they come back. */
@@ -49,6 +63,11 @@ export class DedicatedConnectionPool {
     this.#closed = true;
     const idle = this.#idle.splice(0);
     await Promise.all(idle.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+
+  #handOut(connection: Redis): Redis {
+    this.#handedOut.add(connection);
+    return connection;
   }
 
   #wakeOne(): void {

@@ -25,8 +25,8 @@ const CAPABILITIES: AdapterCapabilities = Object.freeze({
   readOnlyTransactions: false,
   transactionalDdl: false,
   twoPhase: 'one-phase',
-  physicalBackup: false,
-  pointInTimeRecovery: false,
+  physicalBackup: true,
+  pointInTimeRecovery: true,
   replicationControl: false,
 });
 
@@ -61,9 +61,10 @@ export class RedisAdapter implements DatabaseAdapter {
       mapConnectError: (raw) => this.#mapError(raw, 'connect'),
       mapError: (raw) => this.#mapError(raw, 'command'),
       poolLabel: `dedicated pool of ${config.poolSize}`,
+      rotateCredentials: () => this.#connections.rotatePassword(),
     });
     this.#connections = new RedisConnections(
-      { id: config.id, poolSize: config.poolSize, timeoutMs: config.timeout, options: redisClientOptions(config, this.#sentinel), sentinel: this.#sentinel, logger: deps.logger },
+      { id: config.id, poolSize: config.poolSize, timeoutMs: config.timeout, options: redisClientOptions(config, this.#sentinel), password: () => config.password, sentinel: this.#sentinel, logger: deps.logger },
       this.#core,
     );
     this.#commands = new RedisCommandRunner(config.id, this.#core.breaker, this.#core.instruments, (raw) => this.#mapError(raw, 'command'));
@@ -172,6 +173,11 @@ export class RedisAdapter implements DatabaseAdapter {
     } catch (error) {
       throw this.#mapError(error, 'command');
     }
+  }
+
+  /** Calls `listener` whenever the pub/sub connection is back after a loss (messages published meanwhile were lost). */
+  onSubscriptionGap(listener: () => void): () => void {
+    return this.#connections.subscriber.onGap(listener);
   }
 
   /** Publishes `message` on `channel`; returns how many subscribers received it. */

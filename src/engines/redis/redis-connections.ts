@@ -19,6 +19,8 @@ export interface RedisConnectionSettings {
   /** Bounds QUIT at close. */
   readonly timeoutMs: number;
   readonly options: RedisOptions;
+  /** The password of now (a rotated passwordFile's), read for every connection; `options.password` is not used. */
+  readonly password: () => string | undefined;
   readonly sentinel: RedisSentinelSettings | undefined;
   readonly logger: Logger;
 }
@@ -37,6 +39,8 @@ export class RedisConnections {
   #setupErrors: Error[] = [];
   #revive: NodeJS.Timeout | undefined;
   readonly #lastWarning = { connection: 0, sentinel: 0 };
+  /** Every client not yet ended, so that a password change reaches their reconnects. */
+  readonly #live = new Set<Redis>();
 
   constructor(
     private readonly settings: RedisConnectionSettings,
@@ -67,6 +71,10 @@ export class RedisConnections {
       this.core.instruments.failedConnectAttempts += 1;
     });
     client.on('end', () => this.#onEnd(client));
+    // After a failover ioredis reaches the new master by itself: commands must not wait out an open circuit.
+    client.on('ready', () => {
+      if (this.#established) this.core.breaker.reconnected();
+    });
     this.#client = client;
     try {
       await this.core.connectRetrying(() => this.#connectOnce(client));
@@ -116,9 +124,31 @@ export class RedisConnections {
     };
   }
 
+  /**
+   * The password changed: every connection made from now on, and every reconnect of a persistent one (ioredis reads
+   * `options.password` at each connect), uses the new one. The command connection re-authenticates at once with AUTH,
+   * between the commands already queued on it, so nothing in flight fails; idle dedicated connections close and ones
+   * in use close when released. The pub/sub connection keeps its session (RESP2 allows no AUTH while subscribed)
+   * until its next reconnect.
+   */
+  async rotatePassword(): Promise<void> {
+    const password = this.settings.password();
+    for (const client of this.#live) client.options.password = password;
+    this.dedicated.retire();
+    const client = this.#client;
+    if (client?.status !== 'ready' || password === undefined) return;
+    const { id, timeoutMs } = this.settings;
+    // As ioredis' own AUTH at connect: the username only when one is set (its default is null, not undefined).
+    const username = client.options.username;
+    const args = username ? [username, password] : [password];
+    await withTimeout(() => client.call('AUTH', ...args), timeoutMs, () => new TimeoutError('operation', `${id}: AUTH got no reply within ${timeoutMs} ms`, { timeoutMs }));
+  }
+
   /** A client with the adapter's settings whose Sentinel connections (if any) report their errors to the logger. */
   #create(options: RedisOptions): Redis {
-    const client = new Redis(options);
+    const client = new Redis({ ...options, password: this.settings.password() });
+    this.#live.add(client);
+    client.once('end', () => this.#live.delete(client));
     routeSentinelErrors(client, (error) => this.#warn('sentinel', 'redis sentinel connection error', error));
     return client;
   }

@@ -3,9 +3,11 @@ import type { EngineDefinition } from '../engine-definition.js';
 import { redisConfig } from './redis-config.js';
 import { redisLifecycle } from './lifecycle/redis-lifecycle.js';
 import type { RedisAdapter } from './redis-adapter.js';
+import { RedisCacheStore } from './redis-cache-store.js';
 import { RedisLastResource } from './redis-last-resource.js';
 import { RedisLeaseStore } from './redis-lease-store.js';
 import { RedisMigrationHistory } from './redis-migration-history.js';
+import { redisReplicationDriver } from './replication/redis-replication-driver.js';
 
 /** Redis on ioredis, standalone or through Sentinel. */
 export const redisEngine: EngineDefinition = {
@@ -31,5 +33,11 @@ export const redisEngine: EngineDefinition = {
     // MULTI/EXEC commits atomically but cannot prepare: at most one last resource, committed after every prepare.
     transactions: { lastResource: (adapter) => new RedisLastResource(adapter as RedisAdapter) },
     lifecycle: redisLifecycle,
+    // RDB snapshots over the replication protocol, the captured command stream for PITR (docs/redis-backups.md).
+    backup: async () => (await import('./backup/redis-backup-driver.js')).redisBackupDriver,
+    // Sentinel is the failover authority; the driver configures steps, watches and routing checks (docs/redis-replication.md).
+    replication: redisReplicationDriver,
+    // Lua scripts for atomic read/compare-and-write/invalidate, pub/sub for the bus (docs/cache.md).
+    cache: { store: (adapter, s) => new RedisCacheStore(adapter as RedisAdapter, s.prefix, s.tombstoneMs, s.origin) },
   },
 };

@@ -17,6 +17,8 @@ interface ChannelEntry {
  */
 export class RedisSubscriber {
   readonly #channels = new Map<string, ChannelEntry>();
+  readonly #gapListeners = new Set<() => void>();
+  #lost = false;
   #connection: Promise<Redis> | undefined;
   #opened: Redis | undefined;
   #closed = false;
@@ -60,8 +62,18 @@ export class RedisSubscriber {
     };
   }
 
+  /**
+   * Calls `listener` each time the pub/sub connection is back after it was lost: messages published meanwhile were
+   * not delivered (a cache then drops what those messages might have invalidated). Returns a function that removes it.
+   */
+  onGap(listener: () => void): () => void {
+    this.#gapListeners.add(listener);
+    return () => this.#gapListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    this.#gapListeners.clear();
     this.#channels.clear();
     const pending = this.#connection;
     this.#connection = undefined;
@@ -77,6 +89,12 @@ export class RedisSubscriber {
     const opening = this.open().then((connection) => {
       this.#opened = connection;
       connection.on('message', (channel: string, message: string) => this.#dispatch(channel, message));
+      connection.on('close', () => (this.#lost = true));
+      connection.on('ready', () => {
+        if (!this.#lost) return;
+        this.#lost = false;
+        for (const listener of this.#gapListeners) listener();
+      });
       return connection;
     });
     this.#connection = opening;

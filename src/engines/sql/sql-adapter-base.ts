@@ -12,7 +12,11 @@ import type { AdapterDependencies } from '../engine-definition.js';
 import type { SqlSessionDriver, StatementResult } from './sql-session.js';
 import { SqlTransactionRunner } from './sql-transaction-runner.js';
 
-export type ErrorPhase = 'connect' | 'query' | 'commit';
+/**
+ * Where a driver error happened: opening a session, an autocommit statement, a statement inside an explicit transaction
+ * before COMMIT (`transaction`: engines that do not tell it apart treat it as `query`), or COMMIT itself.
+ */
+export type ErrorPhase = 'connect' | 'query' | 'transaction' | 'commit';
 
 /**
  * The engine-independent half of every SQL adapter: statements on pooled sessions (the hot path), scripts, dedicated
@@ -41,6 +45,8 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
       connections: () => this.poolStats(),
       mapConnectError: (raw) => this.mapError(raw, 'connect'),
       mapError: (raw) => this.mapError(raw, 'query'),
+      endpoint: () => this.endpoint(),
+      rotateCredentials: () => this.rotateCredentials(),
     });
     this.#transactions = new SqlTransactionRunner<S>({
       id: config.id,
@@ -50,8 +56,8 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
       mapError: (raw, phase) => this.mapError(raw, phase),
       beginStatements: (level, readOnly) => this.beginStatements(level, readOnly),
       isRetryableTransactionError: (error) => this.isRetryableTransactionError(error),
-      run: (session, sql, params) => this.#runOn(session, this.prepareStatement(sql, params)),
-      runScript: (session, sql) => this.#runScriptOn(session, sql),
+      run: (session, sql, params) => this.#runOn(session, this.prepareStatement(sql, params), 'transaction'),
+      runScript: (session, sql) => this.#runScriptOn(session, sql, 'transaction'),
     });
   }
 
@@ -68,6 +74,20 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
   protected abstract beginStatements(isolationLevel: IsolationLevel | undefined, readOnly: boolean): string[];
   /** Converts the caller's placeholders to the engine's. */
   protected abstract prepareStatement(sql: string, params: readonly unknown[] | undefined): { text: string; params: readonly unknown[] | undefined };
+
+  /**
+   * The password changed: replace the pool so that new sessions use `config.password` (see
+   * AdapterHooks.rotateCredentials). Each engine drains its own pool its own way; an engine without passwords
+   * (PGlite) keeps this default.
+   */
+  protected rotateCredentials(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** The server this adapter's sessions connect to now ("host:port" or a node name), for metrics(); none by default. */
+  protected endpoint(): string | undefined {
+    return undefined;
+  }
 
   /** Serialization failures and deadlocks: the whole transaction may be re-run. */
   protected isRetryableTransactionError(error: DatakeepError): boolean {
@@ -131,7 +151,7 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
     const session = await this.acquire();
     let broken = false;
     try {
-      await this.#runScriptOn(session, sql);
+      await this.#runScriptOn(session, sql, 'query');
     } catch (error) {
       broken = error instanceof ConnectionError;
       throw error;
@@ -140,13 +160,13 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
     }
   }
 
-  async #runScriptOn(session: S, sql: string): Promise<void> {
+  async #runScriptOn(session: S, sql: string, phase: 'query' | 'transaction'): Promise<void> {
     const started = performance.now();
     try {
       await this.driver.runScript(session, sql);
       this.core.instruments.record(performance.now() - started);
     } catch (raw) {
-      const error = this.mapError(raw, 'query');
+      const error = this.mapError(raw, phase);
       this.#recordFailure(started, error);
       throw error;
     }
@@ -155,9 +175,9 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
   async withSession<T>(fn: (session: DedicatedSession) => Promise<T>): Promise<T> {
     const session = await this.acquire();
     let broken = false;
-    const run = async (sql: string, params: readonly unknown[] | undefined) => {
+    const run = async (sql: string, params: readonly unknown[] | undefined, leading?: readonly string[]) => {
       try {
-        return await this.#runOn(session, this.prepareStatement(sql, params));
+        return await this.#runOn(session, this.prepareStatement(sql, params), 'query', leading);
       } catch (error) {
         if (isSessionBroken(error)) broken = true;
         throw error;
@@ -167,7 +187,8 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
       return await fn({
         query: async <R extends Row = Row>(sql: string, params?: readonly unknown[]) => (await run(sql, params)).rows as R[],
         execute: async (sql: string, params?: readonly unknown[]) => (await run(sql, params)).rowCount,
-        script: (sql: string) => this.#runScriptOn(session, sql),
+        script: (sql: string) => this.#runScriptOn(session, sql, 'query'),
+        ...(this.driver.runAfter ? { runAfter: (leading: readonly string[], sql: string, params?: readonly unknown[]) => run(sql, params, leading) } : {}),
       });
     } finally {
       this.driver.release(session, broken);
@@ -217,14 +238,16 @@ export abstract class SqlAdapterBase<S> implements SqlDatabaseAdapter {
   }
 
   /** One prepared statement on a session: timed and counted in the metrics, driver errors mapped. */
-  async #runOn(session: S, prepared: { text: string; params: readonly unknown[] | undefined }): Promise<StatementResult> {
+  async #runOn(session: S, prepared: { text: string; params: readonly unknown[] | undefined }, phase: 'query' | 'transaction', leading?: readonly string[]): Promise<StatementResult> {
     const started = performance.now();
     try {
-      const result = await this.driver.run(session, prepared.text, prepared.params);
+      const result = leading && this.driver.runAfter
+        ? await this.driver.runAfter(session, leading, prepared.text, prepared.params)
+        : await this.driver.run(session, prepared.text, prepared.params);
       this.core.instruments.record(performance.now() - started);
       return result;
     } catch (raw) {
-      const error = this.mapError(raw, 'query');
+      const error = this.mapError(raw, phase);
       this.#recordFailure(started, error);
       throw error;
     }

@@ -21,4 +21,9 @@ export interface SqlSessionDriver<S> {
   run(session: S, text: string, params: readonly unknown[] | undefined): Promise<StatementResult>;
   /** Runs SQL text with several statements and no parameters (PostgreSQL's simple query protocol). */
   runScript(session: S, text: string): Promise<void>;
+  /**
+   * Runs `leading` (no parameters) and then one statement in one round trip, where an error skips the rest; only
+   * engines whose protocol allows it (PostgreSQL's extended protocol with one Sync). Throws the driver's raw error.
+   */
+  runAfter?(session: S, leading: readonly string[], text: string, params: readonly unknown[] | undefined): Promise<StatementResult>;
 }

@@ -26,8 +26,11 @@ export interface SqlTransactionHost<S> {
   driver(): SqlSessionDriver<S>;
   readonly instruments: AdapterInstruments;
   acquire(): Promise<S>;
-  /** Maps a driver error; `commit` marks a failure of COMMIT itself (its outcome may be unknown). */
-  mapError(raw: unknown, phase: 'query' | 'commit'): DatakeepError;
+  /**
+   * Maps a driver error: `transaction` for BEGIN, savepoints and statements before COMMIT was sent (nothing can have
+   * committed), `commit` for a failure of COMMIT itself (its outcome may be unknown).
+   */
+  mapError(raw: unknown, phase: 'transaction' | 'commit'): DatakeepError;
   beginStatements(isolationLevel: IsolationLevel | undefined, readOnly: boolean): string[];
   isRetryableTransactionError(error: DatakeepError): boolean;
   /** A caller's statement on a session: placeholders prepared, timed and counted, errors mapped. */
@@ -105,7 +108,7 @@ export class SqlTransactionRunner<S> {
         try {
           await driver.run(session, statement, undefined);
         } catch (raw) {
-          throw this.host.mapError(raw, 'query');
+          throw this.host.mapError(raw, 'transaction');
         }
       }
       phase = 'body';
@@ -155,7 +158,7 @@ export class SqlTransactionRunner<S> {
 
   /** Errors thrown by the caller's own code pass through unchanged; only driver errors are mapped. */
   #mapUserError(error: unknown): unknown {
-    if (error && typeof error === 'object' && 'severity' in error && 'code' in error) return this.host.mapError(error, 'query');
+    if (error && typeof error === 'object' && 'severity' in error && 'code' in error) return this.host.mapError(error, 'transaction');
     return error;
   }
 
@@ -211,7 +214,7 @@ export class SqlTransactionRunner<S> {
       await this.host.driver().run(tx.session, statement, undefined);
     } catch (raw) {
       tx.aborted = true;
-      throw this.host.mapError(raw, 'query');
+      throw this.host.mapError(raw, 'transaction');
     }
   }
 

@@ -10,7 +10,7 @@ import { PostgresBackupError } from './postgres-backup-error.js';
 export function chooseParentBackup(summaries: readonly BackupSummary[], database: string, type: BackupType, systemIdentifier?: string): BackupSummary | undefined {
   if (type === 'full') return undefined;
   const candidates = summaries.filter((s) =>
-    s.database === database &&
+    s.database === database && s.metadata.method !== 'logical' &&
     (systemIdentifier === undefined || s.metadata.systemIdentifier === undefined || s.metadata.systemIdentifier === systemIdentifier) &&
     (type === 'incremental' || s.type === 'full'));
   const parent = [...candidates].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1);

@@ -11,6 +11,7 @@ import { initRepository } from '../../../repository/index.js';
 import type { BackupSummary, Repository } from '../../../repository/repository-types.js';
 import { asSqlAdapter } from '../../sql/as-sql-adapter.js';
 import { walkArchivedWal } from './archived-wal-path.js';
+import { postgresArchiveStatus } from './archive-status.js';
 import { backupPostgres } from './backup-postgres.js';
 import { backupPostgresStream } from './backup-postgres-stream.js';
 import { checkCommandReachable } from './check-command-reachable.js';
@@ -21,6 +22,9 @@ import { walGetCommand, walPushCommand, datakeepForServer } from './wal-commands
 import { serverOsUser } from './server-os-user.js';
 import { startCommandFor } from './start-restored-cluster.js';
 import { TimelineHistory } from './timeline-history.js';
+import { drillLogical } from '../logical/drill-logical.js';
+import { logicalBackupFor, logicalWindow, restoreLogicalRequest } from '../logical/logical-driver-parts.js';
+import { prepareLogicalPostgres } from '../logical/prepare-logical-postgres.js';
 import { parseLsn } from './wal-position.js';
 
 /**
@@ -31,18 +35,19 @@ import { parseLsn } from './wal-position.js';
 export const postgresBackupDriver: BackupDriver = {
   engine: 'postgresql',
 
-  async prepare({ adapter, config }: BackupSource): Promise<PreparedBackup> {
+  async prepare({ adapter, config, method }: BackupSource): Promise<PreparedBackup> {
+    if (method === 'logical') return prepareLogicalPostgres(adapter.id, config);
     const connection = asSqlAdapter(adapter);
     const dataDirectory = await readableDataDirectory(connection);
     // The server's archiver (archive_command, running as the data directory's owner) writes WAL into the repository.
     const owner = dataDirectory ? await stat(dataDirectory).then(({ uid, gid }) => ({ uid, gid })) : undefined;
     return {
       repositoryOwner: owner,
-      backup: async (repository, { type, workers, walTimeoutMs, onProgress }) => {
+      backup: async (repository, { type, workers, walTimeoutMs, onProgress, signal }) => {
         const database = adapter.id;
         const result = dataDirectory
-          ? await backupPostgres({ connection, dataDirectory, repository, type, database, workers, walTimeoutMs, onProgress })
-          : await backupPostgresStream({ host: config.host, port: config.port, user: config.username ?? 'postgres', password: config.password, repository, database, walTimeoutMs, onProgress });
+          ? await backupPostgres({ connection, dataDirectory, repository, type, database, workers, walTimeoutMs, onProgress, signal })
+          : await backupPostgresStream({ host: config.host, port: config.port, user: config.username ?? 'postgres', password: config.password, repository, database, walTimeoutMs, onProgress, signal });
         return {
           backupId: result.backupId, type: result.type, method: dataDirectory ? 'data-directory' : 'replication-protocol',
           sizeBytes: result.sizeBytes, storedBytes: result.storedBytes, startedAt: new Date(result.startedAt), finishedAt: new Date(result.finishedAt), walSegments: result.walSegments.length,
@@ -52,6 +57,11 @@ export const postgresBackupDriver: BackupDriver = {
   },
 
   async restore(request: RestoreRequest): Promise<RestoreResult> {
+    const logical = await logicalBackupFor(request);
+    if (logical) return restoreLogicalRequest(request, logical);
+    if (request.options.target !== undefined || request.options.tables !== undefined) {
+      throw new UsageError('target', `backup ${request.backupId} is a physical backup: it restores into a data directory ("to"), whole; target and tables apply to logical backups`);
+    }
     const { repository, repositoryPath, destination, database, backupId, options, passphrase } = request;
     const to = resolvePath(options.to ?? join(await restoresDirectory(destination), `${database}-${new Date().toISOString().replace(/[:.]/g, '')}`));
     // The restored server runs restore_command as its OS user: a datakeep it cannot read would fail at the first
@@ -98,7 +108,7 @@ export const postgresBackupDriver: BackupDriver = {
     }
   },
 
-  window: (repository, database, options) => recoverabilityWindow(repository, database, options),
+  window: async (repository, database, options) => logicalWindow(repository, database, await recoverabilityWindow(repository, database, options)),
 
   async expireLog(repository: Repository, before: string): Promise<number> {
     const boundary = walOrder(before);
@@ -108,7 +118,11 @@ export const postgresBackupDriver: BackupDriver = {
     return old.length;
   },
 
-  drill: (input) => drillPostgres({ kind: input.kind, target: input.target, checks: input.checks, restore: input.restore }),
+  archiveStatus: (input) => postgresArchiveStatus(input),
+
+  drill: (input) => (input.window?.method === 'logical'
+    ? drillLogical({ kind: input.kind, checks: input.checks, server: input.server, restore: input.restore })
+    : drillPostgres({ kind: input.kind, target: input.target, checks: input.checks, restore: input.restore })),
 };
 
 /** The server's data directory when this process can read it (datakeep on the database host), else undefined. */

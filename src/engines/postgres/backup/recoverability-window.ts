@@ -8,8 +8,9 @@ import { formatLsn, parseLsn } from './wal-position.js';
 export type { RecoverabilityWindow } from '../../../backup/backup-types.js';
 import type { RecoverabilityWindow } from '../../../backup/backup-types.js';
 
+/** The physical backups of `database` (logical ones, in the same repository, have no place in WAL recovery). */
 export function backupsOf(summaries: readonly BackupSummary[], database: string): BackupSummary[] {
-  return summaries.filter((s) => s.database === database);
+  return summaries.filter((s) => s.database === database && s.metadata.method !== 'logical');
 }
 
 export function segmentSizeOf(summaries: readonly BackupSummary[]): number {

@@ -158,7 +158,9 @@ export class FailoverWatcher {
       this.#state = { ...this.#state, lastProbeOk: ok, lastProbeAt: new Date(started).toISOString() };
       if (ok) this.#resetFailures();
       else {
-        this.#failingSince ??= started;
+        // Counted from when the first failure was seen, not from when that probe began: a probe already in flight
+        // when the primary died would otherwise start the clock before the outage, and fail over early.
+        this.#failingSince ??= Date.now();
         this.#failedProbes += 1;
       }
       const downForMs = this.#failingSince === undefined ? 0 : Date.now() - this.#failingSince;

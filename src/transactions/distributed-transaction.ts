@@ -109,8 +109,12 @@ class Coordinator<T> {
 
   async run(fn: (tx: DistributedContext) => Promise<T>): Promise<DistributedResult<T>> {
     const { deps, plan, globalId } = this;
-    this.#logged = deps.log.begin({ globalId, nodeId: deps.nodeId, participants: plan.records, timeoutMs: this.settings.timeoutMs });
-    this.#logged.catch(() => undefined);
+    // With a decision row the coordinator log is not written at all: the row is the decision, and the other branches'
+    // ids name the database that holds it, which is everything recovery needs (see commit-markable.ts).
+    if (!plan.decisionRow) {
+      this.#logged = deps.log.begin({ globalId, nodeId: deps.nodeId, participants: plan.records, timeoutMs: this.settings.timeoutMs });
+      this.#logged.catch(() => undefined);
+    }
     let value: T;
     const lr = plan.lastResource;
     let lastResourcePartial: unknown;
@@ -217,7 +221,7 @@ class Coordinator<T> {
     if (failed) {
       await Promise.allSettled(this.#branches.map((b) => b.release()));
       deps.counters.inDoubt += 1;
-      await deps.log.setOutcome(globalId, 'in-doubt').catch(() => undefined);
+      if (!this.plan.decisionRow) await deps.log.setOutcome(globalId, 'in-doubt').catch(() => undefined);
       const error = new DistributedTransactionError(globalId, 'in-doubt', `the commit is decided and logged, but a participant did not confirm it (${messageOf(failed.reason)}); recovery will finish the commit`, { decision: 'commit', cause: failed.reason });
       if (this.settings.phase2 === 'background') {
         deps.logger.log('error', 'distributed transaction in doubt after the caller was answered', { operation: 'transaction.distributed', globalId, outcome: 'in-doubt', error });
@@ -226,9 +230,9 @@ class Coordinator<T> {
     }
     const outcome: DistributedOutcome = lastResourcePartial ? 'heuristic-mixed' : 'committed';
     // Housekeeping only, off the caller's path: if it is lost, recovery finds nothing prepared and marks it again.
-    deps.log.finishSoon(globalId, outcome);
-    // Every branch committed, so nothing needs the decision row any more (a lost removal is swept by recovery).
+    // With a decision row: every branch committed, so nothing needs the row any more (a lost removal is swept).
     if (this.plan.decisionRow) deps.decisionRows.forgetSoon(this.plan.decisionRow.participant, globalId);
+    else deps.log.finishSoon(globalId, outcome);
     if (lr) {
       await lr.resource.clearMarker(markerKey(deps.nodeId, globalId)).catch((error: unknown) => {
         deps.logger.log('warn', 'could not remove a last-resource marker (it expires)', { globalId, error: messageOf(error) });

@@ -226,7 +226,8 @@ export class TransactionManager {
       views.push({
         globalId,
         nodeId: record?.nodeId ?? prepared[0]?.nodeId,
-        state: record?.state ?? 'unlogged',
+        // A transaction held by a decision row is never logged: its prepared branches' ids name the holder.
+        state: record?.state ?? (prepared.some((p) => p.decidedBy !== undefined) ? 'decision-row' : 'unlogged'),
         decision: record?.decision,
         outcome: record?.outcome,
         participants: record?.participants ?? [],

@@ -116,7 +116,10 @@ export interface PreparedBranch {
 export interface TransactionView {
   readonly globalId: string;
   readonly nodeId: string | undefined;
-  /** `active`, `last-resource`, `decided`, `finished`, or `unlogged` for prepared branches with no log record. */
+  /**
+   * `active`, `last-resource`, `decided`, `finished`; `decision-row` for prepared branches of a transaction decided by
+   * a decision row (never logged); `unlogged` for other prepared branches with no log record.
+   */
   readonly state: string;
   readonly decision: Decision | undefined;
   readonly outcome: DistributedOutcome | undefined;

@@ -46,7 +46,8 @@ export function markerKey(nodeId: string, globalId: string): string {
 /**
  * One distributed transaction, coordinated with presumed abort:
  *
- * 1. the participant list and global id are logged (durably) while the branches begin and the caller's work runs;
+ * 1. the participant list and global id are logged (durably) while the branches begin and the caller's work runs
+ *    (not with a decision row: nothing is logged then);
  * 2. every XA branch prepares (in parallel), only after the log write is durable;
  * 3. with a last resource: the log moves to `last-resource` (compare-and-set), then the one-phase participant
  *    commits its work and a marker atomically: that commit is the decision;
@@ -222,7 +223,7 @@ class Coordinator<T> {
       await Promise.allSettled(this.#branches.map((b) => b.release()));
       deps.counters.inDoubt += 1;
       if (!this.plan.decisionRow) await deps.log.setOutcome(globalId, 'in-doubt').catch(() => undefined);
-      const error = new DistributedTransactionError(globalId, 'in-doubt', `the commit is decided and logged, but a participant did not confirm it (${messageOf(failed.reason)}); recovery will finish the commit`, { decision: 'commit', cause: failed.reason });
+      const error = new DistributedTransactionError(globalId, 'in-doubt', `the commit is decided and durable, but a participant did not confirm it (${messageOf(failed.reason)}); recovery will finish the commit`, { decision: 'commit', cause: failed.reason });
       if (this.settings.phase2 === 'background') {
         deps.logger.log('error', 'distributed transaction in doubt after the caller was answered', { operation: 'transaction.distributed', globalId, outcome: 'in-doubt', error });
       }

@@ -146,6 +146,38 @@ describe('a PostgreSQL participant holds the decision in a row committed with it
     }
   });
 
+  it('tx resolve follows the decision row: --commit is refused without a commit row, --rollback decides abort; with the row committed, --commit finishes it', async () => {
+    const operator = await fx.manager({ recoveryGrace: 3_600_000 });
+    const resolveWhenDetached = async (id: string, action: 'commit' | 'rollback') => {
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          return await operator.transactions.resolve(id, action);
+        } catch (error) {
+          // Only a MariaDB branch still attached to the dead worker's session may delay it.
+          assert.match((error as Error).message, /still belong to a live session/);
+          assert.ok(attempt < 100);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    const undecided = await runTxWorker({ settings: fx.settings(), step: 'last-resource', row: 300, prefix: fx.prefix, participants: SQL });
+    assert.equal(undecided.signal, 'SIGKILL', undecided.stderr);
+    const view = (await operator.transactions.list()).find((v) => v.globalId === undecided.globalId);
+    assert.equal(view?.state, 'decision-row');
+    const refused = await operator.transactions.resolve(undecided.globalId!, 'commit').catch((e: unknown) => e);
+    assert.ok(refused instanceof UsageError, String(refused));
+    assert.match(refused.message, /pg1 holds no commit decision.*is absent/);
+    assert.equal((await resolveWhenDetached(undecided.globalId!, 'rollback')).outcome, 'aborted');
+    assert.deepEqual(await seen(300), all(0));
+    await nothingLeft(undecided.globalId!);
+
+    const decided = await runTxWorker({ settings: fx.settings(), step: 'last-resource-committed', row: 301, prefix: fx.prefix, participants: SQL });
+    assert.equal(decided.signal, 'SIGKILL', decided.stderr);
+    assert.equal((await resolveWhenDetached(decided.globalId!, 'commit')).outcome, 'committed');
+    assert.deepEqual(await seen(301), all(1));
+    await nothingLeft(decided.globalId!);
+  });
+
   describe('recovery racing the holder\'s commit', () => {
     let gate: pg.Client;
     let other: DataManager;

@@ -62,7 +62,7 @@ export class PostgresParticipant implements XaParticipant {
     const rows = await this.adapter.query<{ max: string }>("SELECT current_setting('max_prepared_transactions') AS max");
     const max = Number(rows[0]?.max ?? 0);
     return max === 0
-      ? 'max_prepared_transactions = 0: this PostgreSQL server cannot take part in distributed transactions; set max_prepared_transactions (at least the number of concurrent distributed transactions, e.g. max_connections) in postgresql.conf and restart'
+      ? 'max_prepared_transactions = 0: this PostgreSQL server cannot prepare, so in a distributed transaction it can only hold the decision (one such participant per transaction, none with Redis or MongoDB in it); set max_prepared_transactions (at least the number of concurrent distributed transactions, e.g. max_connections) in postgresql.conf and restart'
       : undefined;
   }
 }

@@ -28,7 +28,7 @@ export async function transactionChecks(input: TransactionCheckInput): Promise<S
     const name = `transactions:prepare:${adapter.id}`;
     try {
       const reason = await xaParticipantFor(adapter)!.cannotPrepare();
-      checks.push(reason ? systemCheck(name, 'warn', `unable to take part in distributed transactions: ${reason}`) : systemCheck(name, 'ok', 'can prepare transactions'));
+      checks.push(reason ? systemCheck(name, 'warn', `cannot prepare transactions: ${reason}`) : systemCheck(name, 'ok', 'can prepare transactions'));
     } catch (error) {
       checks.push(systemCheck(name, 'error', messageOf(error)));
     }

@@ -149,7 +149,7 @@ describe('local transactions per engine, and refusals', () => {
     assert.equal(held.outcome, 'committed');
     for (const id of ['pg', 'maria']) assert.equal((await dm.database(id).query('SELECT id FROM t WHERE id = 41')).length, 1, id);
     const validation = await dm.validateSystem();
-    assert.ok(validation.warnings.some((w) => /^transactions:prepare:pg: unable to take part in distributed transactions: max_prepared_transactions = 0/.test(w)), validation.warnings.join('\n'));
+    assert.ok(validation.warnings.some((w) => /^transactions:prepare:pg: cannot prepare transactions: max_prepared_transactions = 0/.test(w)), validation.warnings.join('\n'));
     assert.ok(validation.checks.some((c) => c.name === 'transactions:prepare:pg' && !c.ok));
     assert.ok(validation.checks.some((c) => c.name === 'transactions:prepare:maria' && c.ok));
   });

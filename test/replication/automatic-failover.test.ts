@@ -20,7 +20,7 @@ const WORKER = new URL('../support/replication-watch-worker.ts', import.meta.url
  * takes writes (RTO measured), nothing acknowledged is lost, exactly one member accepts writes. Then the instance
  * holding the lease is SIGKILLed in the middle of the next failover: the other takes over and finishes it.
  */
-describe('automatic failover with an etcd lease (sync mode, 3 members, 2 watching instances)', { timeout: 240_000 }, () => {
+describe('automatic failover with an etcd lease (sync mode, 3 members, 2 watching instances)', { timeout: 420_000 }, () => {
   let etcd: ThrowawayEtcd;
   let rp: ReplicatedPostgres;
   let app: DataManager;
@@ -52,11 +52,10 @@ describe('automatic failover with an etcd lease (sync mode, 3 members, 2 watchin
         authority: { type: 'etcd', endpoints: [etcd.endpoint], leaseTtl: 3000 },
       },
     };
-    for (const holder of ['a', 'b']) {
-      const worker = new FailoverProcess({ holder, config: { ...config, state: { dir: stateDir() } } }, WORKER);
-      workers.push(worker);
-      await worker.waitFor('ready', 60_000);
-    }
+    for (const holder of ['a', 'b']) workers.push(new FailoverProcess({ holder, config: { ...config, state: { dir: stateDir() } } }, WORKER));
+    // Each worker compiles the sources (tsx) and sets up replication over three members: a minute or more on a loaded
+    // machine. Both start at once.
+    await Promise.all(workers.map((worker) => worker.waitFor('ready', 150_000)));
     app = new DataManager({ config: { ...config, state: { dir: stateDir() } } });
     await app.initialize();
     await app.setupReplication({ ...config.replication!, automaticFailover: false });

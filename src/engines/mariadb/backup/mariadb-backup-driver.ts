@@ -11,6 +11,9 @@ import { parsePiece, seqOfFileKey } from './binlog-pieces.js';
 import { mariadbWindow, runFrom } from './binlog-window.js';
 import { drillMariadb } from './drill-mariadb.js';
 import { restoreMariadb } from './restore-mariadb.js';
+import { continueBinlogArchive } from './continue-binlog-archive.js';
+import type { MariadbServerAccess } from './mariadb-server-access.js';
+import type { ResolvedDatabaseConfig } from '../../../config/database-config.js';
 
 /**
  * MariaDB's physical backups: mariadb-backup streamed into the repository (full, incremental against the parent's
@@ -22,7 +25,7 @@ export const mariadbBackupDriver: BackupDriver = {
   engine: ENGINE,
 
   async prepare({ adapter, config }: BackupSource): Promise<PreparedBackup> {
-    const access = { host: config.host, port: config.port, user: config.username ?? 'root', password: config.password };
+    const access = serverAccess(config);
     return {
       // datakeep itself writes everything into the repository (the server runs no archive command).
       repositoryOwner: undefined,
@@ -90,8 +93,14 @@ export const mariadbBackupDriver: BackupDriver = {
     return old.length;
   },
 
+  captureLog: (input) => continueBinlogArchive({ ...input, access: serverAccess(input.config) }),
+
   drill: (input) => drillMariadb({ kind: input.kind, target: input.target, checks: input.checks, restore: input.restore }),
 };
+
+function serverAccess(config: ResolvedDatabaseConfig): MariadbServerAccess {
+  return { host: config.host, port: config.port, user: config.username ?? 'root', password: config.password };
+}
 
 /** A Date, or ISO 8601 with `Z` or an offset (a time without a zone would depend on this machine's). */
 function parseTarget(value: Date | string | undefined, field: string): Date | undefined {

@@ -18,8 +18,10 @@ export interface CaptureOptions {
   readonly segmentMs?: number;
   /** A segment is written once it holds this many bytes (default 8 MiB); memory stays within about twice that. */
   readonly segmentBytes?: number;
-  /** Called after each segment is stored (its name), for progress displays and tests. */
-  readonly onSegment?: (name: string) => void;
+  /** Called after each segment is stored (its name; where it ends and when it was cut), for progress displays and tests. */
+  readonly onSegment?: (name: string, segment: { replid: string; end: number; coveredUntil: number }) => void;
+  /** Called when the master sent a new snapshot instead of continuing, once it is stored as a full backup. */
+  readonly onSnapshot?: (backupId: string, resynced: boolean) => void;
 }
 
 export interface CaptureResult {
@@ -69,13 +71,14 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
       const first = taken[0]!;
       const last = taken.at(-1)!;
       const name = segmentName(first.at, replid, first.start, last.end);
-      const content = encodeSegment({ replid, start: first.start, end: last.end, coveredUntil: Date.now(), batches: taken.length }, taken);
+      const cut = Date.now();
+      const content = encodeSegment({ replid, start: first.start, end: last.end, coveredUntil: cut, batches: taken.length }, taken);
       flushing = flushing.then(async () => {
         if (storeFailure !== undefined) return;
         try {
           await repository.putWal(name, content);
           written += 1;
-          options.onSegment?.(name);
+          options.onSegment?.(name, { replid, end: last.end, coveredUntil: cut });
         } catch (error) {
           storeFailure = error;
           link.close();
@@ -94,7 +97,10 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
     // Batches are taken (and segments written) while a new snapshot is still being stored: a link lost meanwhile
     // must not lose what arrived.
     let backupId: string | undefined;
-    if (start.kind === 'full') backupId = (await storeSnapshot({ repository, database, link, start, signal: options.signal })).backupId;
+    if (start.kind === 'full') {
+      backupId = (await storeSnapshot({ repository, database, link, start, signal: options.signal })).backupId;
+      options.onSnapshot?.(backupId, position !== undefined);
+    }
     const timer = setInterval(() => {
       if (batches.length > 0 && Date.now() - batches[0]!.at >= segmentMs) void flush();
     }, Math.max(50, Math.min(segmentMs, 1000) / 2));

@@ -21,6 +21,9 @@ export async function continueBinlogArchive(input: LogCaptureInput & { access: M
   const { repository, database, signal, onProgress } = input;
   const fromSeq = await firstBinlogSeq(repository, database);
   const session = await openServerSession(input.access);
+  // A server that goes away while the capture waits closes the idle session with an 'error' event: without a
+  // listener that would crash the process; the next pass's query fails instead, and the capture is started again.
+  session.on('error', () => undefined);
   let stored = 0;
   try {
     let last = false;

@@ -183,7 +183,7 @@ export class JobRegistry {
     await settledWithin(late.map((j) => j.done), ABORT_WAIT_MS);
     for (const live of [...this.#live.values()]) await this.#settle(live, 'interrupted', null, `${INTERRUPTED} (it did not stop within ${ABORT_WAIT_MS / 1000} s of being told to)`);
     const interrupted = late.filter((j) => j.view.status === 'interrupted').map((j) => j.view.id);
-    return { finished: running.length + endless.length - interrupted.length, interrupted };
+    return { finished: new Set([...endless, ...running]).size - interrupted.length, interrupted };
   }
 }
 

@@ -96,10 +96,15 @@ export class LogCaptureRunner {
         if (signal.aborted) break;
         throw new Error('the capture ended without being stopped');
       } catch (error) {
-        if (signal.aborted) break;
+        const message = redactUrlPasswords((error as Error)?.message ?? String(error));
+        if (signal.aborted) {
+          // A stop that could not store everything is said, never swallowed.
+          this.#set({ lastError: { message, at: new Date().toISOString() } });
+          this.#options.logger.log('warn', `log capture of ${this.#options.database} stopped with an error`, { operation: 'backup.capture', database: this.#options.database, error: message });
+          break;
+        }
         failures = Date.now() - began >= HEALTHY_RUN_MS ? 1 : failures + 1;
         const wait = Math.min(this.#options.maxBackoffMs ?? 60_000, FIRST_BACKOFF_MS * 2 ** (failures - 1));
-        const message = redactUrlPasswords((error as Error)?.message ?? String(error));
         this.#set({ status: 'retrying', restarts: this.#state.restarts + 1, lastError: { message, at: new Date().toISOString() }, nextAttemptAt: new Date(Date.now() + wait).toISOString() });
         this.#options.logger.log('warn', `log capture of ${this.#options.database} failed; starting it again in ${Math.round(wait / 1000)} s`, { operation: 'backup.capture', database: this.#options.database, error: message });
         await sleep(wait, signal);

@@ -39,8 +39,10 @@ async function capture(ctx: CommandContext, flags: CaptureFlags, arg: string | u
       return EXIT.failed;
     }
     const controller = new AbortController();
+    let stoppedAt = Infinity;
     const stop = () => {
       if (!controller.signal.aborted) ctx.io.err('stopping: storing what arrived...');
+      stoppedAt = Math.min(stoppedAt, Date.now());
       controller.abort();
     };
     process.on('SIGINT', stop);
@@ -61,8 +63,9 @@ async function capture(ctx: CommandContext, flags: CaptureFlags, arg: string | u
         });
       }));
       if (ctx.json) ctx.io.out(toJson(finals));
-      else for (const s of finals) ctx.io.out(`${s.database}: stopped; ${s.stored} piece(s) stored${s.position ? `, up to ${s.position}` : ''}${s.coveredUntil ? `, writes covered until ${s.coveredUntil}` : ''}; ${s.restarts} restart(s)`);
-      return EXIT.ok;
+      else for (const s of finals) ctx.io.out(`${s.database}: stopped; ${s.stored} piece(s) stored${s.position ? `, up to ${s.position}` : ''}${s.coveredUntil ? `, writes covered until ${s.coveredUntil}` : ''}; ${s.restarts} restart(s)${s.lastError ? `; last error: ${s.lastError.message}` : ''}`);
+      // A stop that failed to store what arrived exits 1.
+      return finals.some((s) => s.lastError && Date.parse(s.lastError.at) >= stoppedAt) ? EXIT.failed : EXIT.ok;
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);

@@ -5,6 +5,11 @@ import { redisFacts, storeSnapshot } from './snapshot-redis.js';
 import { StreamLog } from './stream-log.js';
 import { encodeSegment, segmentName } from './stream-segment.js';
 
+/** A stop waits until the link has been quiet this long, so that bytes already sent are stored. */
+const QUIET_MS = 200;
+/** ...but no longer than this under a steady stream. */
+const DRAIN_LIMIT_MS = 2000;
+
 export interface CaptureOptions {
   readonly endpoint: ReplicationEndpoint;
   readonly repository: Repository;
@@ -21,7 +26,7 @@ export interface CaptureOptions {
   /** Called after each segment is stored (its name; where it ends and when it was cut), for progress displays and tests. */
   readonly onSegment?: (name: string, segment: { replid: string; end: number; coveredUntil: number }) => void;
   /** Called when the master sent a new snapshot instead of continuing, once it is stored as a full backup. */
-  readonly onSnapshot?: (backupId: string, resynced: boolean) => void;
+  readonly onSnapshot?: (backupId: string, resynced: boolean, at: { replid: string; offset: number; consistentAt: Date }) => void;
 }
 
 export interface CaptureResult {
@@ -89,7 +94,9 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
       void flushing.then(() => link.resume());
       return flushing;
     };
+    let lastArrival = 0;
     link.onBatch((batch) => {
+      lastArrival = Date.now();
       batches.push(batch);
       bytes += batch.bytes.length;
       if (bytes >= segmentBytes) void flush();
@@ -98,8 +105,9 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
     // must not lose what arrived.
     let backupId: string | undefined;
     if (start.kind === 'full') {
-      backupId = (await storeSnapshot({ repository, database, link, start, signal: options.signal })).backupId;
-      options.onSnapshot?.(backupId, position !== undefined);
+      // Not cut short by a stop: what arrived (the snapshot, and the stream after it) is stored first.
+      backupId = (await storeSnapshot({ repository, database, link, start })).backupId;
+      options.onSnapshot?.(backupId, position !== undefined, { replid: start.replid, offset: start.offset, consistentAt: start.at });
     }
     const timer = setInterval(() => {
       if (batches.length > 0 && Date.now() - batches[0]!.at >= segmentMs) void flush();
@@ -116,6 +124,7 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
         throw error ?? new RedisBackupError('connection-failed', 'the replication link was closed');
       });
       ended = await Promise.race([stop, lost]);
+      await drain(() => lastArrival, () => link.offset);
     } finally {
       clearInterval(timer);
       await flush();
@@ -127,6 +136,20 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
     await flushing;
     link.close();
     throw error;
+  }
+}
+
+/**
+ * On a stop, reads what already reached the socket before the last segment is cut: on a busy machine the stop and the
+ * master's last bytes can be ready at the same moment, and closing first would drop bytes the master had sent. Waits
+ * until nothing has arrived for QUIET_MS (at least that long), at most DRAIN_LIMIT_MS under a steady stream.
+ */
+async function drain(lastArrival: () => number, offset: () => number): Promise<void> {
+  const stopAt = Date.now();
+  for (let seen = offset(); ; seen = offset()) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const quietSince = Math.max(lastArrival(), stopAt);
+    if ((offset() === seen && Date.now() - quietSince >= QUIET_MS) || Date.now() - stopAt >= DRAIN_LIMIT_MS) return;
   }
 }
 

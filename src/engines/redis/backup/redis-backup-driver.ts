@@ -108,8 +108,9 @@ export const redisBackupDriver: BackupDriver = {
     // Continues (PSYNC) from the newest position of the repository; a master that lost it sends a snapshot first.
     await captureRedisStream({
       endpoint: replicationEndpoint(config), repository, database, signal, segmentMs: intervalMs ?? 1000,
-      onSnapshot: (backupId, resynced) => {
+      onSnapshot: (backupId, resynced, at) => {
         note = resynced ? `the server could not continue the stream (restarted, or its backlog rolled over): its new snapshot is stored as full backup ${backupId}` : `no position in the repository yet: the server's snapshot is stored as full backup ${backupId}`;
+        onProgress({ position: `${at.replid}:${at.offset}`, coveredUntil: at.consistentAt, stored, note });
       },
       onSegment: (_name, segment) => {
         stored += 1;

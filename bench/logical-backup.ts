@@ -1,10 +1,10 @@
 // PostgreSQL logical backups side by side with pg_dump -Fc and pg_restore -j 2 (shared/anchors/anchor-logical.sh), on
 // one throwaway cluster filled with `pgbench -i -s SCALE`, in one run.
-// Run (as root): node --import tsx bench/logical-backup.ts [--scale=100] [--workers=2]
-// Figures: dump/backup time and size (pg_dump's file; datakeep's stored chunks: zstd level 3, encrypted), then restore
+// Run (as root): node --import tsx bench/logical-backup.ts [--scale=100] [--workers=2] [--rounds=2]
+// Figures: dump/backup time and size (pg_dump's file; datakeep's stored chunks: zstd at the repository default, encrypted), then restore
 // time of everything into a new database (pg_restore -j 2 from the -Fc file; datakeep's restore with 2 sessions),
 // and the ratios datakeep / peer (goal <= 1.0 on time). Both restores are checked to hold the same rows.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveDatabaseConfig } from '../src/config/resolve-database-config.js';
 import { backupLogical } from '../src/engines/postgres/logical/backup-logical.js';
@@ -17,11 +17,14 @@ import { ThrowawayPostgres } from '../test/support/throwaway-postgres.js';
 import { BenchOptions } from './support/bench-options.js';
 import { formatDuration, formatRatio } from './support/format-figures.js';
 import { formatTable } from './support/format-table.js';
+import { median } from './support/stats.js';
 import { machineNote } from './support/machine-note.js';
+import { warmRepository } from './support/warm-repository.js';
 
 const options = new BenchOptions();
 const scale = options.int({ flag: 'scale', env: 'DK_BENCH_SCALE', default: 100, help: 'pgbench scale (100 is about 1.5 GB)' });
 const workers = options.int({ flag: 'workers', env: 'DK_BENCH_WORKERS', default: 2, help: 'parallel sessions of each restore (and of datakeep\'s backup)' });
+const rounds = options.int({ flag: 'rounds', env: 'DK_BENCH_ROUNDS', default: 2, help: 'rounds of dump and backup, alternating which goes first (medians; the last backup is restored)' });
 if (options.helpRequested) {
   console.log(options.usage());
   process.exit(0);
@@ -49,22 +52,44 @@ try {
   console.log(machineNote([`${workers} restore sessions on both sides`]));
 
   const dumpFile = join(work, 'd.pgc');
-  const dump = await timeIt(() => asPostgres('pg_dump', ['-Fc', '-f', dumpFile, 'postgres']));
-  const dumpSize = statSync(dumpFile).size;
-
   const config = resolveDatabaseConfig(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`, 'bench');
   const repoDir = join(work, 'dk-repo');
-  const repository = await initRepository(repoDir, { passphrase: 'bench passphrase', compression: 'zstd', workers });
-  const backup = await timeIt(() => backupLogical({
-    snapshot: () => openPostgresSnapshot(postgresClientConfig(config), workers), repository, database: 'postgres', engine: 'postgresql', tables: undefined,
-  }));
+  const dumps: number[] = [];
+  const backups: number[] = [];
+  let repository: Awaited<ReturnType<typeof initRepository>> | undefined;
+  let backupId = '';
+  for (let round = 1; round <= rounds; round += 1) {
+    for (const side of round % 2 === 1 ? ['pg_dump', 'datakeep'] : ['datakeep', 'pg_dump']) {
+      if (side === 'pg_dump') {
+        rmSync(dumpFile, { force: true });
+        dumps.push((await timeIt(() => asPostgres('pg_dump', ['-Fc', '-f', dumpFile, 'postgres']))).ms);
+      } else {
+        // A fresh repository each round (nothing to deduplicate against), created and its workers loaded untimed.
+        await repository?.close();
+        rmSync(repoDir, { recursive: true, force: true });
+        repository = await initRepository(repoDir, { passphrase: 'bench passphrase', compression: 'zstd', workers });
+        await warmRepository(repository, workers);
+        const open = repository;
+        const backup = await timeIt(() => backupLogical({
+          snapshot: () => openPostgresSnapshot(postgresClientConfig(config), workers), repository: open, database: 'postgres', engine: 'postgresql', tables: undefined,
+        }));
+        backups.push(backup.ms);
+        backupId = backup.value.backupId;
+      }
+      console.log(`round ${round} ${side}: ${formatDuration((side === 'pg_dump' ? dumps : backups).at(-1)!)} (${machineNote().replace(/.*load avg/, 'load avg')})`);
+    }
+  }
+  const dump = { ms: median(dumps) };
+  const backup = { ms: median(backups) };
+  const dumpSize = statSync(dumpFile).size;
   const stored = treeSize(join(repoDir, 'chunks'));
+  if (repository === undefined) throw new Error('--rounds must be at least 1');
 
   await cluster.query('CREATE DATABASE r_peer');
   const peerRestore = await timeIt(() => asPostgres('pg_restore', ['-j', String(workers), '-d', 'r_peer', dumpFile]));
   const target = resolveDatabaseConfig(`postgres://postgres@127.0.0.1:${cluster.port}/r_datakeep`, 'bench');
-  const dkRestore = await timeIt(() => restoreLogical({ repository, backupId: backup.value.backupId, openTarget: () => openPostgresTarget(target, workers), tables: undefined }));
-  await repository.close?.();
+  const dkRestore = await timeIt(() => restoreLogical({ repository: repository!, backupId, openTarget: () => openPostgresTarget(target, workers), tables: undefined }));
+  await repository.close();
 
   for (const table of ['pgbench_accounts', 'pgbench_branches', 'pgbench_tellers']) {
     const sum = async (database: string) => (await cluster.query<{ f: string }>(`SELECT count(*) || ':' || sum(abalance_like) AS f FROM (SELECT ${table === 'pgbench_accounts' ? 'abalance' : table === 'pgbench_branches' ? 'bbalance' : 'tbalance'} AS abalance_like FROM ${table}) t`, [], database))[0]!.f;
@@ -74,7 +99,7 @@ try {
   const [indexes] = await cluster.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_indexes WHERE schemaname = 'public'", [], 'r_datakeep');
 
   console.log(formatTable(['step', 'peer', 'datakeep', 'ratio (datakeep / peer)'], [
-    ['dump / backup time', `${formatDuration(dump.ms)} (pg_dump -Fc)`, formatDuration(backup.ms), formatRatio(backup.ms / dump.ms)],
+    ['dump / backup time (median)', `${formatDuration(dump.ms)} (pg_dump -Fc)`, formatDuration(backup.ms), formatRatio(backup.ms / dump.ms)],
     ['size', `${mib(dumpSize)} MiB (gzip)`, `${mib(stored)} MiB (zstd, encrypted)`, formatRatio(stored / dumpSize)],
     ['restore time', `${formatDuration(peerRestore.ms)} (pg_restore -j ${workers})`, `${formatDuration(dkRestore.ms)} (${workers} sessions)`, formatRatio(dkRestore.ms / peerRestore.ms)],
     ['dump + restore', formatDuration(dump.ms + peerRestore.ms), formatDuration(backup.ms + dkRestore.ms), formatRatio((backup.ms + dkRestore.ms) / (dump.ms + peerRestore.ms))],

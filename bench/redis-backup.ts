@@ -17,6 +17,7 @@ import { BenchOptions } from './support/bench-options.js';
 import { formatDuration, formatRatio } from './support/format-figures.js';
 import { machineNote } from './support/machine-note.js';
 import { median } from './support/stats.js';
+import { warmRepository } from './support/warm-repository.js';
 
 const run = promisify(execFile);
 const options = new BenchOptions();
@@ -65,8 +66,9 @@ try {
       } else {
         const dir = join(work, `repo-${round}`);
         // A fresh repository per round (nothing to deduplicate against), created untimed: a repository is made once
-        // per database, and its key derivation is deliberately slow.
+        // per database, and its key derivation is deliberately slow. Its workers load untimed too (warmRepository).
         const repository = await initRepository(dir, { passphrase: 'bench passphrase', workers });
+        await warmRepository(repository, workers);
         const t = performance.now();
         const link = await ReplicationLink.open({ host: server.host, port: server.port, timeoutMs: 10_000 });
         const start = await link.sync(undefined, { rdbOnly: true });

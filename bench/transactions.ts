@@ -7,6 +7,8 @@
  *   (c) pg+maria: PostgreSQL and MariaDB (XA), two-phase commit;
  *   (d) pg+redis: PostgreSQL prepared, Redis MULTI/EXEC as the last resource;
  *   (e) pg+pg bg, (f) pg+maria bg: (b) and (c) with `phase2: 'background'` (answered once the decision is durable);
+ *   (g) pg+pg all-xa, (h) pg+maria all-xa: (b) and (c) with every participant prepared (`decisionIn: false`), the
+ *       protocol before a PostgreSQL participant held the decision in a row (b, c, e and f do, by default);
  * and each one's ratio to (a). Goals: (b) or (e) >= 0.4 of (a); (c) or (f) >= 0.35.
  *
  *   node --import tsx bench/transactions.ts [--rounds=4] [--count=2000] [--concurrency=16] [--fsync=on]
@@ -32,7 +34,7 @@ import type { Measurement } from './support/measurement.js';
 import { runConcurrent } from './support/run-concurrent.js';
 import { median } from './support/stats.js';
 
-const ALL = ['single', 'pg+pg', 'pg+maria', 'pg+redis', 'pg+pg bg', 'pg+maria bg'] as const;
+const ALL = ['single', 'pg+pg', 'pg+maria', 'pg+redis', 'pg+pg bg', 'pg+maria bg', 'pg+pg all-xa', 'pg+maria all-xa'] as const;
 type Name = (typeof ALL)[number];
 const GOALS: Partial<Record<Name, number>> = { 'pg+pg': 0.4, 'pg+pg bg': 0.4, 'pg+maria': 0.35, 'pg+maria bg': 0.35 };
 const ACCOUNTS = 10_000;
@@ -134,6 +136,14 @@ async function main(): Promise<void> {
         await tx.on('pg1').execute(debit, [1, account()]);
         await tx.on('maria').execute(credit, [1, account()]);
       }, { phase2: 'background' })),
+      'pg+pg all-xa': () => m.transactions.distributed(['pg1', 'pg2'], async (tx) => {
+        await tx.on('pg1').execute(debit, [1, account()]);
+        await tx.on('pg2').execute(credit, [1, account()]);
+      }, { decisionIn: false }),
+      'pg+maria all-xa': () => m.transactions.distributed(['pg1', 'maria'], async (tx) => {
+        await tx.on('pg1').execute(debit, [1, account()]);
+        await tx.on('maria').execute(credit, [1, account()]);
+      }, { decisionIn: false }),
     };
 
     console.log('Distributed transactions: transfers/s, single-database PostgreSQL vs two-phase commit');

@@ -61,7 +61,7 @@ export type { DrillOptions, DrillReport } from './backup/run-drill.js';
 export type { DrillChecks, DrillRunResult } from './engines/postgres/backup/drill-postgres.js';
 export type { RecoverabilityWindow } from './engines/postgres/backup/recoverability-window.js';
 export type { MetricSample } from './backup/window-metrics.js';
-export { parseRecoveryTime, type RecoveryInstant } from './engines/postgres/backup/recovery-time.js';
+export { parseRecoveryTime, type RecoveryInstant } from './config/recovery-time.js';
 export { PostgresBackupError, type PostgresBackupErrorReason } from './engines/postgres/backup/postgres-backup-error.js';
 export type { RetentionPolicy } from './backup/retention-policy.js';
 export type { BackupManifest, BackupSummary, VerifyReport, PruneResult } from './repository/repository-types.js';

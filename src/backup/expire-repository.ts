@@ -29,8 +29,14 @@ const { database, repository, driver, retention, dryRun, prune } = input;
       backupId: s.backupId, type: s.type, parent: s.parent, finishedAt: new Date(s.finishedAt),
       firstWal: (s.metadata.walSegments as string[] | undefined)?.[0] ?? (typeof s.metadata.firstLog === 'string' ? s.metadata.firstLog : undefined), // firstLog: a roll-forward's first log item when the backup needs none (MariaDB)
     })), retention);
-    const window = { from: decision.window.from?.toISOString(), requestedMs: decision.window.requested, short: decision.windowShort, description: describeRecoveryWindow(decision) };
-    if (!dryRun) input.log(decision.windowShort ? 'warn' : 'info', `${database}: retention kept ${decision.keep.size} backup(s), expired ${decision.expire.length}; ${window.description}`);
+    // Snapshots with no log after them (logical backups, PGlite) restore to their own instants only: a "PITR window"
+    // that is "short" would tell their user to wait for history that will never come.
+    const hasLog = summaries.some((s) => Array.isArray(s.metadata.walSegments) || typeof s.metadata.firstLog === 'string');
+    const description = hasLog ? describeRecoveryWindow(decision) : `restorable: the ${decision.keep.size} kept snapshot(s), each to its own instant (no log is archived for them, so nothing in between)`;
+    const window = { from: decision.window.from?.toISOString(), requestedMs: decision.window.requested, short: hasLog && decision.windowShort, description };
+    // Retention never shortens the window (it keeps the newest backup at or before its start and all after), so a
+    // short one means a young repository: worth saying, not worth a warning on every backup of its first day.
+    if (!dryRun) input.log('info', `${database}: retention kept ${decision.keep.size} backup(s), expired ${decision.expire.length}; ${window.description}`);
     let walRemoved = 0;
     let pruned: PruneResult | undefined;
     if (!dryRun) {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { parseRecoveryTime } from '../config/recovery-time.js';
 import { BackupSetError, UsageError } from '../errors/index.js';
 import type { BackupSet } from './backup-sets.js';
 import type { RestoreOptions, RestoreResult } from './backup-types.js';
@@ -8,6 +9,10 @@ import type { RestoreOptions, RestoreResult } from './backup-types.js';
  * repository by its own engine's driver, all to the same `targetTime` when one is given (each engine replays its own
  * log to it). Each member goes where its engine restores to: a directory `to/<database>` (or the driver's default
  * when `to` is not given), or its live target from `targets[database]`.
+ *
+ * The target is read once, here, into one instant that every member gets as the same ISO text (microseconds kept):
+ * a time that one engine could read and another not, or two engines could read differently, would otherwise fail or
+ * diverge after the first members were already written.
  *
  * What cannot apply to several engines at once is refused before anything is written: LSNs and restore-point names
  * (PostgreSQL's), and `start` (one port for several servers).
@@ -27,9 +32,12 @@ export async function restoreBackupSet(
   if (members.length === 0) {
     throw new UsageError('database', `set ${set.setId} has no member "${options.database}" (its members: ${set.members.map((m) => m.database).join(', ')})`);
   }
+  const targetTime = options.targetTime === undefined ? undefined : parseRecoveryTime(options.targetTime, { timeZone: options.timeZone, field: options.fields?.time }).iso;
   const restored: RestoreResult[] = [];
   for (const member of members) {
-    const memberOptions: RestoreOptions = { ...options, database: member.database, to: options.to === undefined ? undefined : join(options.to, member.database) };
+    const memberOptions: RestoreOptions = {
+      ...options, targetTime, timeZone: undefined, database: member.database, to: options.to === undefined ? undefined : join(options.to, member.database),
+    };
     try {
       restored.push(await restoreOne(member.backupId, memberOptions));
     } catch (error) {

@@ -135,13 +135,13 @@ export function decideRetention(candidates: readonly RetentionCandidate[], polic
 
 /**
  * One line for the log and the CLI about what a decision leaves restorable, e.g. "PITR window: from
- * 2026-11-27T02:00:00.000Z (requested 24h)" or "... (requested 24h; 3h20m short: not enough history kept)".
+ * 2026-11-27T02:00:00.000Z (requested 24h)" or "... (requested 24h; 3h20m short: no older backup exists yet)".
  */
 export function describeRecoveryWindow(decision: Pick<RetentionDecision, 'window' | 'windowShort'>, now: Date = new Date()): string {
   const { from, requested } = decision.window;
   if (from === undefined) return `PITR window: none (no backups; requested ${formatDuration(requested)})`;
   const short = from.getTime() - (now.getTime() - requested);
-  return `PITR window: from ${from.toISOString()} (requested ${formatDuration(requested)}${decision.windowShort && Number.isFinite(short) ? `; ${formatDuration(short)} short: not enough history kept` : decision.windowShort ? '; short: not enough history kept' : ''})`;
+  return `PITR window: from ${from.toISOString()} (requested ${formatDuration(requested)}${decision.windowShort && Number.isFinite(short) ? `; ${formatDuration(short)} short: no older backup exists yet` : decision.windowShort ? '; short: no older backup exists yet' : ''})`;
 }
 
 /** WAL names sort by timeline then position; comparing the log/segment part first keeps older timelines' tails. */

@@ -89,7 +89,7 @@ const create: BackupAction = (ctx, { config }) => withManager(ctx, async (dm) =>
   if (ctx.json) ctx.io.out(toJson(result));
   else {
     for (const d of result.databases) {
-      ctx.io.out(`${d.database}: ${d.type}${d.type !== d.requestedType ? ` (asked ${d.requestedType}: no full backup existed)` : ''} backup ${d.backupId}, ${formatBytes(d.sizeBytes)} of data, ${formatBytes(d.storedBytes)} stored, ${((d.finishedAt.getTime() - d.startedAt.getTime()) / 1000).toFixed(1)} s, ${d.walSegments} WAL segment(s)`);
+      ctx.io.out(`${d.database}: ${d.type}${d.type !== d.requestedType ? ` (asked ${d.requestedType}: no full backup existed)` : ''} backup ${d.backupId}, ${formatBytes(d.sizeBytes)} of data, ${formatBytes(d.storedBytes)} stored, ${((d.finishedAt.getTime() - d.startedAt.getTime()) / 1000).toFixed(1)} s${d.method === 'logical' ? ', a snapshot (no log)' : `, ${d.walSegments} WAL segment(s)`}`);
     }
     for (const s of result.skipped) ctx.io.out(`${s.database}: skipped: ${s.reason}`);
     for (const e of result.expired) {

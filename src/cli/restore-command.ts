@@ -16,6 +16,7 @@ interface RestoreFlags extends RepositoryFlags {
   targetLsn?: string;
   targetName?: string;
   targetTimeline?: number | 'latest';
+  targetExclusive?: boolean;
   port?: number;
   startPort?: number;
   archiveTo?: string;
@@ -59,6 +60,7 @@ export function registerRestoreCommand(program: Command, runtime: CliRuntime): v
     .option('--target-lsn <lsn>', 'recover to this WAL position, e.g. 0/5000060')
     .option('--target-name <name>', 'recover to this restore point (pg_create_restore_point)')
     .option('--target-timeline <n>', 'follow this timeline (a number, or latest)', parseTimeline)
+    .option('--target-exclusive', 'stop just before the target instead of just after it (MariaDB: at the start of its second)')
     .option('--port <port>', 'the port the restored server will listen on (default: its source\'s)', portOption('--port'))
     .option('--start-port <port>', 'also start the restored server on this port and wait until it has recovered and promoted', portOption('--start-port'))
     .option('--archive-to <dir>', 'once promoted, the restored server archives its WAL into this repository of its own (never the source\'s; default: archiving off)')
@@ -79,6 +81,7 @@ async function restore(ctx: CommandContext, backupId: string | undefined, flags:
   const { port, startPort } = flags;
   if (port !== undefined && startPort !== undefined && port !== startPort) throw new UsageError('--port', `${port} differs from --start-port ${startPort}; the server listens on one port: give one of them`);
   if (flags.timeZone !== undefined && flags.targetTime === undefined) throw new UsageError('--time-zone', 'only says how to read --target-time, which is not given');
+  if (flags.targetExclusive && flags.targetTime === undefined && flags.targetLsn === undefined && flags.targetName === undefined) throw new UsageError('--target-exclusive', 'applies to a target (--target-time, --target-lsn or --target-name), which is not given');
   const config = await backupSettings(ctx, flags, true);
   if (flags.to !== undefined) checkDirectoryArgument('--to', flags.to, EMPTY_DIRECTORY);
   if (flags.archiveTo !== undefined) checkDirectoryArgument('--archive-to', flags.archiveTo, 'a repository directory');
@@ -98,6 +101,7 @@ async function restore(ctx: CommandContext, backupId: string | undefined, flags:
     const result = await dm.backups.restoreBackup(backupId, {
       destination: config.destination, to: flags.to, target, database: flags.database ?? ctx.db, passphraseFile: flags.passphraseFile ?? config.passphraseFile,
       targetTime: flags.targetTime, timeZone: flags.timeZone, targetLsn: flags.targetLsn, targetName: flags.targetName, targetTimeline: flags.targetTimeline,
+      targetInclusive: flags.targetExclusive ? false : undefined,
       port, start: startPort === undefined ? undefined : { port: startPort }, archiveTo: flags.archiveTo, keepFailed: flags.keepFailed ?? false,
       tables: flags.tables, workers: flags.jobs,
       fields: { time: '--target-time', lsn: '--target-lsn', name: '--target-name' }, signal: controller.signal,

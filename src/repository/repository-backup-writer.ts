@@ -196,6 +196,7 @@ export class RepositoryBackupWriter implements BackupWriter {
     };
     const flushBatch = (): void => {
       if (batch === undefined || batchLength === 0) return;
+      // A partly filled batch moves whole too (the scanner takes its ArrayBuffer): never copied again on the way.
       send(batchLength === batch.length ? batch : batch.subarray(0, batchLength));
       batch = undefined;
       batchLength = 0;

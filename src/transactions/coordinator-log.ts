@@ -1,4 +1,5 @@
 import type { DatabaseAdapter, Row } from '../adapters/database-adapter.js';
+import { DelayedBatch } from './delayed-batch.js';
 import { GroupCommit } from './group-commit.js';
 import type { Decision, DistributedOutcome, ParticipantRecord } from './transaction-types.js';
 
@@ -38,6 +39,9 @@ export interface LogRecord {
 const DURABLE = "(SELECT set_config('synchronous_commit', 'on', true) AS sc) AS durable";
 // The finishing mark is only housekeeping: if it is lost, recovery finds nothing prepared and writes it again.
 const RELAXED = "(SELECT set_config('synchronous_commit', 'off', true) AS sc) AS relaxed";
+// A transaction decided by a decision row (commit-markable participant) has no decision in the log until it finishes:
+// the finished record then shows the decision its outcome implies, as every other finished record does.
+const DECISION_FROM_OUTCOME = "decision = COALESCE(l.decision, CASE WHEN v.outcome = 'aborted' THEN 'abort' ELSE 'commit' END)";
 const COLUMNS = `global_id, node_id, state, decision, outcome, participants, timeout_ms, created_at,
   (extract(epoch FROM (now() - created_at)) * 1000)::float8 AS age_ms,
   (extract(epoch FROM (now() - state_at)) * 1000)::float8 AS state_age_ms`;
@@ -47,9 +51,7 @@ const COLUMNS = `global_id, node_id, state, decision, outcome, participants, tim
  * phase 2, compare-and-set transitions so that a coordinator and a recovery pass never both decide.
  */
 export class CoordinatorLog {
-  readonly #pending = new Map<string, DistributedOutcome>();
-  readonly #flushing = new Set<Promise<void>>();
-  #flushTimer: NodeJS.Timeout | undefined;
+  readonly #finishing = new DelayedBatch<{ globalId: string; outcome: DistributedOutcome }>((batch) => this.#writeFinished(batch));
   readonly #begins = new GroupCommit<BeginRecord, void>((records) => this.#writeBegins(records), (r) => r.globalId);
   readonly #decisions = new GroupCommit<DecisionRecord, boolean>((records) => this.#writeDecisions(records), (r) => r.globalId);
 
@@ -125,39 +127,29 @@ export class CoordinatorLog {
    * for many, off the caller's path. Losing it costs nothing (recovery finds nothing prepared and marks it again).
    */
   finishSoon(globalId: string, outcome: DistributedOutcome): void {
-    this.#pending.set(globalId, outcome);
-    this.#flushTimer ??= setTimeout(() => {
-      this.#flushTimer = undefined;
-      void this.flush();
-    }, 2);
+    this.#finishing.add({ globalId, outcome });
   }
 
   /** Writes the pending finish marks; resolves when they are written (or failed: they are only housekeeping). */
-  async flush(): Promise<void> {
-    if (this.#flushTimer) clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    const batch = [...this.#pending];
-    this.#pending.clear();
-    if (batch.length > 0) {
-      const write = (async () => {
-        const db = await this.adapter();
-        await db.execute(
-          `UPDATE datakeep.tx_log AS l SET state = 'finished', outcome = v.outcome, state_at = now(), finished_at = now()
-           FROM (SELECT unnest(?::text[]) AS id, unnest(?::text[]) AS outcome) AS v, ${RELAXED}
-           WHERE l.global_id = v.id`,
-          [batch.map(([id]) => id), batch.map(([, o]) => o)],
-        );
-      })().catch(() => undefined);
-      this.#flushing.add(write);
-      void write.finally(() => this.#flushing.delete(write));
-    }
-    await Promise.all([...this.#flushing]);
+  flush(): Promise<void> {
+    return this.#finishing.flush();
+  }
+
+  async #writeFinished(batch: readonly { globalId: string; outcome: DistributedOutcome }[]): Promise<void> {
+    const db = await this.adapter();
+    await db.execute(
+      `UPDATE datakeep.tx_log AS l SET state = 'finished', outcome = v.outcome, ${DECISION_FROM_OUTCOME}, state_at = now(), finished_at = now()
+       FROM (SELECT unnest(?::text[]) AS id, unnest(?::text[]) AS outcome) AS v, ${RELAXED}
+       WHERE l.global_id = v.id`,
+      [batch.map((b) => b.globalId), batch.map((b) => b.outcome)],
+    );
   }
 
   async finish(globalId: string, outcome: DistributedOutcome): Promise<void> {
     const db = await this.adapter();
     await db.execute(
-      `UPDATE datakeep.tx_log SET state = 'finished', outcome = ?, state_at = now(), finished_at = now() FROM ${RELAXED} WHERE global_id = ?`,
+      `UPDATE datakeep.tx_log AS l SET state = 'finished', outcome = v.outcome, ${DECISION_FROM_OUTCOME}, state_at = now(), finished_at = now()
+       FROM (SELECT ?::text AS outcome) AS v, ${RELAXED} WHERE l.global_id = ?`,
       [outcome, globalId],
     );
   }

@@ -2,7 +2,9 @@ import type { IsolationLevel } from '../adapters/capabilities.js';
 import type { TransactionContext } from '../adapters/database-adapter.js';
 import { ConnectionError, DatakeepError, TimeoutError, TransactionError, UsageError } from '../errors/index.js';
 import type { Logger } from '../util/logger.js';
+import type { CommitMarkedBranch } from './commit-markable.js';
 import type { CoordinatorLog } from './coordinator-log.js';
+import type { DecisionRowCleaner } from './decision-row-cleaner.js';
 import { DistributedTransactionError } from './distributed-transaction-error.js';
 import type { PlannedParticipants } from './participant-factory.js';
 import { newGlobalId } from './transaction-ids.js';
@@ -25,6 +27,8 @@ export interface CoordinatorDeps {
   readonly counters: CoordinatorCounters;
   /** Phases 2 running after their callers were answered (`phase2: 'background'`): close() waits for them. */
   readonly background: Set<Promise<unknown>>;
+  /** Removes decision rows of finished transactions, in batches. */
+  readonly decisionRows: DecisionRowCleaner;
 }
 
 export interface RunSettings {
@@ -42,10 +46,14 @@ export function markerKey(nodeId: string, globalId: string): string {
 /**
  * One distributed transaction, coordinated with presumed abort:
  *
- * 1. the participant list and global id are logged (durably) while the branches begin and the caller's work runs;
+ * 1. the participant list and global id are logged (durably) while the branches begin and the caller's work runs
+ *    (not with a decision row: nothing is logged then);
  * 2. every XA branch prepares (in parallel), only after the log write is durable;
  * 3. with a last resource: the log moves to `last-resource` (compare-and-set), then the one-phase participant
  *    commits its work and a marker atomically: that commit is the decision;
+ *    with a decision row instead (a commit-markable participant, never prepared): that participant commits its work
+ *    with a row holding the decision, in one round trip: that commit is the decision, and 4 is skipped (the row's key
+ *    is the compare-and-set: recovery aborts by inserting an `abort` row under it);
  * 4. the commit decision is logged (compare-and-set: fails if recovery aborted the transaction meanwhile);
  * 5. every XA branch commits (in parallel); the log is marked finished (not durably: recovery redoes it if lost).
  *    With `phase2: 'background'` the caller is answered between 4 and 5: the decision is durable, so the outcome is
@@ -86,6 +94,8 @@ export async function runDistributed<T>(deps: CoordinatorDeps, plan: PlannedPart
 
 class Coordinator<T> {
   readonly #branches: XaBranchHandle[] = [];
+  /** The branch whose commit, with its decision row, is the decision (when the plan has one). */
+  #held: CommitMarkedBranch | undefined;
   #logged: Promise<void> | undefined;
   #prepared = false;
 
@@ -100,8 +110,12 @@ class Coordinator<T> {
 
   async run(fn: (tx: DistributedContext) => Promise<T>): Promise<DistributedResult<T>> {
     const { deps, plan, globalId } = this;
-    this.#logged = deps.log.begin({ globalId, nodeId: deps.nodeId, participants: plan.records, timeoutMs: this.settings.timeoutMs });
-    this.#logged.catch(() => undefined);
+    // With a decision row the coordinator log is not written at all: the row is the decision, and the other branches'
+    // ids name the database that holds it, which is everything recovery needs (see commit-markable.ts).
+    if (!plan.decisionRow) {
+      this.#logged = deps.log.begin({ globalId, nodeId: deps.nodeId, participants: plan.records, timeoutMs: this.settings.timeoutMs });
+      this.#logged.catch(() => undefined);
+    }
     let value: T;
     const lr = plan.lastResource;
     let lastResourcePartial: unknown;
@@ -110,6 +124,11 @@ class Coordinator<T> {
       if (!lr) {
         value = await fn(this.#context(undefined));
         await this.#prepareAll();
+        if (this.#held) {
+          await this.step('last-resource');
+          await this.#commitDecisionRow();
+          await this.step('last-resource-committed');
+        }
       } else {
         let bodyDone = false;
         try {
@@ -145,7 +164,8 @@ class Coordinator<T> {
       throw error instanceof DistributedTransactionError ? error : new DistributedTransactionError(globalId, 'aborted', `every participant rolled back: ${messageOf(error)}`, { cause: error, decision: 'abort' });
     }
 
-    const decided = await this.deps.log.decide(globalId, 'commit', lr ? ['last-resource'] : ['active']).catch((error: unknown) => error);
+    // With a decision row the decision is already durable in the participant's own database: nothing to log.
+    const decided = plan.decisionRow ? true : await this.deps.log.decide(globalId, 'commit', lr ? ['last-resource'] : ['active']).catch((error: unknown) => error);
     if (decided !== true) {
       if (decided === false && !lr) {
         await this.#abort(new Error('recovery aborted the transaction'));
@@ -202,8 +222,8 @@ class Coordinator<T> {
     if (failed) {
       await Promise.allSettled(this.#branches.map((b) => b.release()));
       deps.counters.inDoubt += 1;
-      await deps.log.setOutcome(globalId, 'in-doubt').catch(() => undefined);
-      const error = new DistributedTransactionError(globalId, 'in-doubt', `the commit is decided and logged, but a participant did not confirm it (${messageOf(failed.reason)}); recovery will finish the commit`, { decision: 'commit', cause: failed.reason });
+      if (!this.plan.decisionRow) await deps.log.setOutcome(globalId, 'in-doubt').catch(() => undefined);
+      const error = new DistributedTransactionError(globalId, 'in-doubt', `the commit is decided and durable, but a participant did not confirm it (${messageOf(failed.reason)}); recovery will finish the commit`, { decision: 'commit', cause: failed.reason });
       if (this.settings.phase2 === 'background') {
         deps.logger.log('error', 'distributed transaction in doubt after the caller was answered', { operation: 'transaction.distributed', globalId, outcome: 'in-doubt', error });
       }
@@ -211,7 +231,9 @@ class Coordinator<T> {
     }
     const outcome: DistributedOutcome = lastResourcePartial ? 'heuristic-mixed' : 'committed';
     // Housekeeping only, off the caller's path: if it is lost, recovery finds nothing prepared and marks it again.
-    deps.log.finishSoon(globalId, outcome);
+    // With a decision row: every branch committed, so nothing needs the row any more (a lost removal is swept).
+    if (this.plan.decisionRow) deps.decisionRows.forgetSoon(this.plan.decisionRow.participant, globalId);
+    else deps.log.finishSoon(globalId, outcome);
     if (lr) {
       await lr.resource.clearMarker(markerKey(deps.nodeId, globalId)).catch((error: unknown) => {
         deps.logger.log('warn', 'could not remove a last-resource marker (it expires)', { globalId, error: messageOf(error) });
@@ -229,9 +251,45 @@ class Coordinator<T> {
    * the same order, so two transactions can never each hold one pool's last session while waiting for the other's.
    */
   async #beginBranches(): Promise<void> {
-    const ordered = [...this.plan.xa].sort((a, b) => (a.record.adapterId < b.record.adapterId ? -1 : a.record.adapterId > b.record.adapterId ? 1 : 0));
-    for (const { record, participant } of ordered) {
-      this.#branches.push(await participant.begin({ nodeId: this.deps.nodeId, globalId: this.globalId, branch: record.branch }, { isolationLevel: this.settings.isolationLevel, deadline: this.deadline }));
+    const held = this.plan.decisionRow;
+    const decidedBy = held?.record.adapterId;
+    const options = { isolationLevel: this.settings.isolationLevel, deadline: this.deadline };
+    const starts: { adapterId: string; start: () => Promise<void> }[] = this.plan.xa.map(({ record, participant }) => ({
+      adapterId: record.adapterId,
+      start: async () => {
+        this.#branches.push(await participant.begin({ nodeId: this.deps.nodeId, globalId: this.globalId, branch: record.branch, decidedBy }, options));
+      },
+    }));
+    if (held) {
+      starts.push({
+        adapterId: held.record.adapterId,
+        start: async () => {
+          this.#held = await held.participant.begin({ nodeId: this.deps.nodeId, globalId: this.globalId, branch: held.record.branch }, options);
+        },
+      });
+    }
+    starts.sort((a, b) => (a.adapterId < b.adapterId ? -1 : a.adapterId > b.adapterId ? 1 : 0));
+    for (const { start } of starts) await start();
+  }
+
+  /**
+   * The decision: the holder commits its work with the decision row. A server error means it did not commit (the
+   * caller's catch rolls everything back). A lost answer is settled by deciding from another session: the insert of an
+   * `abort` row waits for a commit still in flight, so the row that holds afterwards is the decision.
+   */
+  async #commitDecisionRow(): Promise<void> {
+    const held = this.plan.decisionRow!;
+    try {
+      await this.#held!.commitWithDecision();
+      return;
+    } catch (error) {
+      if (!isOutcomeUnknown(error)) throw error;
+      const decision = await held.participant.decideAbort(this.deps.nodeId, this.globalId).catch(() => undefined);
+      if (decision === 'commit') return;
+      if (decision === 'abort') throw error;
+      await Promise.allSettled(this.#branches.map((b) => b.release()));
+      this.deps.counters.inDoubt += 1;
+      throw new DistributedTransactionError(this.globalId, 'in-doubt', `${held.record.adapterId} did not confirm the commit that holds the decision, and its decision row could not be read; every other participant is prepared and recovery will commit or roll them back according to that row`, { cause: error });
     }
   }
 
@@ -258,18 +316,23 @@ class Coordinator<T> {
       await this.deps.log.decide(this.globalId, 'abort', ['active', 'last-resource']).catch(() => undefined);
       this.deps.logger.log('info', 'distributed transaction decided', { operation: 'transaction.distributed', globalId: this.globalId, decision: 'abort' });
     }
-    const results = await Promise.allSettled(this.#branches.map((b) => b.rollback()));
+    const results = await Promise.allSettled([...this.#branches.map((b) => b.rollback()), ...(this.#held ? [this.#held.rollback()] : [])]);
     const left = results.filter((r) => r.status === 'rejected').length;
     if (logged) {
       if (left === 0) await this.deps.log.finish(this.globalId, 'aborted').catch(() => undefined);
       else await this.deps.log.setOutcome(this.globalId, 'aborted').catch(() => undefined);
     }
+    // An `abort` row (written when a lost commit answer was settled, or by recovery) is no longer needed either.
+    if (left === 0 && this.plan.decisionRow) this.deps.decisionRows.forgetSoon(this.plan.decisionRow.participant, this.globalId);
     this.deps.logger.log('debug', 'distributed transaction aborted', { globalId: this.globalId, reason: messageOf(reason), leftToRecovery: left, prepared: this.#prepared });
   }
 
   #context(lastResource: { adapterId: string; context: TransactionContext } | undefined): DistributedContext {
-    const contexts = new Map<string, TransactionContext>(this.#branches.map((b) => [b.adapterId, b.context]));
-    if (lastResource) contexts.set(lastResource.adapterId, lastResource.context);
+    const byId = new Map<string, TransactionContext>(this.#branches.map((b) => [b.adapterId, b.context]));
+    if (this.#held) byId.set(this.#held.adapterId, this.#held.context);
+    if (lastResource) byId.set(lastResource.adapterId, lastResource.context);
+    // In the caller's order, whatever role each participant plays.
+    const contexts = new Map(this.plan.records.filter((r) => byId.has(r.adapterId)).map((r) => [r.adapterId, byId.get(r.adapterId)!]));
     return {
       globalId: this.globalId,
       on: <C extends TransactionContext = TransactionContext>(adapterId: string): C => {

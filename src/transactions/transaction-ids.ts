@@ -10,6 +10,19 @@ export interface BranchId {
   readonly globalId: string;
   /** 1-based position of the participant in the transaction's participant list. */
   readonly branch: string;
+  /**
+   * The adapter id of the participant whose committed decision row decides this transaction (commit-markable
+   * resource), when there is one: carried in the branch's transaction id so that recovery finds the decision even
+   * without the coordinator log.
+   */
+  readonly decidedBy?: string | undefined;
+}
+
+/** Adapter ids that fit into every engine's transaction id next to the branch number (an XA bqual holds 64 bytes). */
+const DECISION_HOLDER = /^[A-Za-z0-9_.-]{1,60}$/;
+
+export function canHoldDecision(adapterId: string): boolean {
+  return DECISION_HOLDER.test(adapterId);
 }
 
 export function isGlobalId(value: unknown): value is string {

@@ -6,7 +6,8 @@ import { logOperation } from '../util/log-operation.js';
 import { CoordinatorLog, type LogRecord } from './coordinator-log.js';
 import { markerKey, messageOf, runDistributed, type CoordinatorCounters } from './distributed-transaction.js';
 import { runLocalTransaction } from './local-transaction.js';
-import { lastResourceFor, planParticipants } from './participant-factory.js';
+import { DecisionRowCleaner } from './decision-row-cleaner.js';
+import { commitMarkableFor, lastResourceFor, planParticipants, withoutDecisionRow, type DecisionPlacement, type PlannedParticipants } from './participant-factory.js';
 import { scanPrepared } from './prepared-scan.js';
 import { defaultNodeId, isGlobalId } from './transaction-ids.js';
 import { parseArgument } from '../config/parse-config.js';
@@ -43,6 +44,9 @@ export class TransactionManager {
   #options: CoordinatorOptions = { ...TRANSACTION_DEFAULTS, nodeId: undefined };
   readonly #live = new Set<string>();
   readonly #background = new Set<Promise<unknown>>();
+  readonly #decisionRows = new DecisionRowCleaner();
+  /** Adapters whose decision table could not be readied, already reported (once each). */
+  readonly #noDecisionTable = new Set<string>();
   readonly #counters: CoordinatorCounters = { committed: 0, aborted: 0, inDoubt: 0, heuristicMixed: 0 };
   #nodeId: Promise<string> | undefined;
   #log: CoordinatorLog | undefined;
@@ -122,8 +126,10 @@ export class TransactionManager {
     if (options.onStep !== undefined && typeof options.onStep !== 'function') throw new UsageError('options.onStep', 'expected a function (step, globalId) => void');
     const phase2 = options.phase2 ?? 'wait';
     if (phase2 !== 'wait' && phase2 !== 'background') throw new UsageError('options.phase2', `expected "wait" (answer after every branch committed) or "background" (answer once the commit decision is durable), got ${JSON.stringify(options.phase2)}`);
+    const decisionIn = options.decisionIn ?? 'auto';
+    if (decisionIn !== false && typeof decisionIn !== 'string') throw new UsageError('options.decisionIn', `expected "auto", a participant's id or false, got ${JSON.stringify(options.decisionIn)}`);
     const registry = this.context().registry;
-    const plan = planParticipants(participants.map((id) => registry.get(id)));
+    const plan = await this.#readyDecisionRow(planParticipants(participants.map((id) => registry.get(id)), decisionIn), decisionIn);
     if (options.isolationLevel !== undefined) {
       for (const { participant } of plan.xa) {
         const adapter = registry.get(participant.adapterId);
@@ -134,12 +140,34 @@ export class TransactionManager {
     }
     const nodeId = await this.nodeId();
     this.start();
-    const deps = { nodeId, log: this.#coordinatorLog(), live: this.#live, logger: this.context().logger, counters: this.#counters, background: this.#background };
+    const deps = { nodeId, log: this.#coordinatorLog(), live: this.#live, logger: this.context().logger, counters: this.#counters, background: this.#background, decisionRows: this.#decisionRows };
     const settings = { timeoutMs: timeout, isolationLevel: options.isolationLevel, onStep: options.onStep, phase2 };
     // With phase 2 in the background the branches commit after the answer: invalidations wait for `settled`, or a
     // reader could put the old row back into the cache between the answer and the branches' commit.
     const afterSettled = phase2 === 'background' ? (r: DistributedResult<T>) => r.settled : undefined;
     return withCommitInvalidations(this.#invalidator, (wrap, body) => runDistributed(deps, plan, (tx) => body(() => fn(wrap(tx))), settings), afterSettled);
+  }
+
+  /**
+   * Readies the decision holder's side (its table); when that fails and the holder was chosen automatically, the
+   * transaction runs with every participant prepared instead (same guarantees, one more prepare), reported once.
+   */
+  async #readyDecisionRow(plan: PlannedParticipants, decisionIn: DecisionPlacement): Promise<PlannedParticipants> {
+    const held = plan.decisionRow;
+    if (!held) return plan;
+    try {
+      await held.participant.ready();
+      return plan;
+    } catch (error) {
+      if (decisionIn !== 'auto') throw error;
+      if (!this.#noDecisionTable.has(held.record.adapterId)) {
+        this.#noDecisionTable.add(held.record.adapterId);
+        this.context().logger.log('warn', 'distributed transactions prepare every participant: the decision table could not be readied', {
+          operation: 'transaction.distributed', adapter: held.record.adapterId, error: messageOf(error),
+        });
+      }
+      return withoutDecisionRow(plan);
+    }
   }
 
   /**
@@ -198,7 +226,8 @@ export class TransactionManager {
       views.push({
         globalId,
         nodeId: record?.nodeId ?? prepared[0]?.nodeId,
-        state: record?.state ?? 'unlogged',
+        // A transaction held by a decision row is never logged: its prepared branches' ids name the holder.
+        state: record?.state ?? (prepared.some((p) => p.decidedBy !== undefined) ? 'decision-row' : 'unlogged'),
         decision: record?.decision,
         outcome: record?.outcome,
         participants: record?.participants ?? [],
@@ -245,6 +274,10 @@ export class TransactionManager {
       const lr = lastResourceFor(registry.get(lrRecord.adapterId));
       lrCommitted = lr ? await lr.hasMarker(markerKey(record.nodeId, globalId)) : undefined;
     }
+    // A transaction decided by a decision row: the row is the decision, whatever the operator wants.
+    const holderId = record?.participants.find((p) => p.role === 'decision-row')?.adapterId ?? branches.find((b) => b.prepared.decidedBy !== undefined)?.prepared.decidedBy;
+    const holder = holderId === undefined ? undefined : commitMarkableFor(registry.get(holderId));
+    let rowDecision = holder ? (await holder.peek([globalId])).get(globalId) : undefined;
     const finishedAlready = xaParticipants.length - branches.length;
     if (action === 'commit' && record && record.decision !== 'commit') {
       if (finishedAlready > 0) {
@@ -254,8 +287,15 @@ export class TransactionManager {
         throw new UsageError('--commit', `the last resource ${lrRecord.adapterId} did not commit (no marker), so committing the prepared branches would split the transaction; use --rollback`);
       }
     }
+    if (action === 'commit' && holderId !== undefined && rowDecision !== 'commit') {
+      throw new UsageError('--commit', `${holderId} holds no commit decision for ${globalId} (its decision row ${rowDecision === 'abort' ? 'says abort' : 'is absent'}): the branch holding it did not commit, so committing the prepared branches would split the transaction; use --rollback`);
+    }
+    if (action === 'rollback' && holder && rowDecision === undefined && !options.dryRun) {
+      // Decided now, as recovery decides: a commit of that row still in flight wins, and rolling back then splits.
+      rowDecision = await holder.decideAbort(record?.nodeId ?? branches[0]!.prepared.nodeId!, globalId);
+    }
     let outcome: DistributedOutcome = action === 'commit' ? 'committed' : 'aborted';
-    if (action === 'rollback' && ((record?.decision === 'commit' && finishedAlready > 0) || lrCommitted === true)) outcome = 'heuristic-mixed';
+    if (action === 'rollback' && ((record?.decision === 'commit' && finishedAlready > 0) || lrCommitted === true || rowDecision === 'commit')) outcome = 'heuristic-mixed';
     const actor = options.actor ?? defaultActor();
     const dryRun = options.dryRun ?? false;
     const state = await this.context().state();
@@ -273,11 +313,12 @@ export class TransactionManager {
     const finished: string[] = [];
     const stuck: string[] = [];
     for (const { participant, prepared } of branches) {
-      const result = await participant.finish({ nodeId: prepared.nodeId!, globalId, branch: prepared.branch! }, action === 'commit');
+      const result = await participant.finish({ nodeId: prepared.nodeId!, globalId, branch: prepared.branch!, decidedBy: prepared.decidedBy }, action === 'commit');
       if (result === 'attached') stuck.push(`${participant.adapterId} branch ${prepared.branch}`);
       else finished.push(prepared.transactionId);
     }
     if (record && stuck.length === 0) await log.finish(globalId, outcome);
+    if (holder && stuck.length === 0) await holder.forget([globalId]);
     await state.audit({ actor, action: 'tx.resolve', target: globalId, details: { ...details, finished, stuck } });
     if (stuck.length > 0) {
       throw new UsageError('ID', `${stuck.join(', ')} still belong to a live session (its coordinator is running); the decision is recorded and recovery finishes them once that session ends`);
@@ -311,7 +352,7 @@ export class TransactionManager {
     this.#stopTimer();
     await this.#pass?.catch(() => undefined);
     await Promise.allSettled([...this.#background]);
-    await this.#log?.flush();
+    await Promise.all([this.#log?.flush(), this.#decisionRows.flush()]);
   }
 
   #stopTimer(): void {
@@ -334,6 +375,7 @@ export class TransactionManager {
         logger: this.context().logger,
         adapters: () => this.context().registry.all(),
         graceMs: this.#opts().recoveryGrace,
+        decisionRows: this.#decisionRows,
       });
     }
     return this.#recovery;

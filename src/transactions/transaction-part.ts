@@ -1,4 +1,5 @@
 import type { DatabaseAdapter } from '../adapters/database-adapter.js';
+import type { CommitMarkableParticipant } from './commit-markable.js';
 import type { LastResource } from './last-resource.js';
 import type { XaParticipant } from './xa-participant.js';
 
@@ -20,10 +21,12 @@ export interface LocalDeadline {
 
 /**
  * What an engine offers the transaction manager (the `transactions` part of its definition). An engine that can
- * prepare offers `xaParticipant`; one that can only commit atomically offers `lastResource`.
+ * prepare offers `xaParticipant`; one that can only commit atomically offers `lastResource`. One that can also hold
+ * the decision of a distributed transaction in a row committed with its own work offers `commitMarkable`.
  */
 export interface TransactionPart {
   xaParticipant?(adapter: DatabaseAdapter): XaParticipant;
+  commitMarkable?(adapter: DatabaseAdapter): CommitMarkableParticipant;
   lastResource?(adapter: DatabaseAdapter): LastResource;
   readonly deadline?: LocalDeadline;
 }

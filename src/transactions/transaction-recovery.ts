@@ -1,9 +1,11 @@
 import type { DatabaseAdapter } from '../adapters/database-adapter.js';
+import type { CommitMarkableParticipant } from './commit-markable.js';
+import type { DecisionRowCleaner } from './decision-row-cleaner.js';
 import type { Logger } from '../util/logger.js';
 import type { CoordinatorLog, LogRecord } from './coordinator-log.js';
 import { markerKey, messageOf } from './distributed-transaction.js';
 import type { LastResource } from './last-resource.js';
-import { lastResourceFor, xaParticipantFor } from './participant-factory.js';
+import { commitMarkableFor, lastResourceFor, xaParticipantFor } from './participant-factory.js';
 import { scanPrepared } from './prepared-scan.js';
 import type { Decision, PreparedBranch, RecoveryReport } from './transaction-types.js';
 import type { XaParticipant } from './xa-participant.js';
@@ -15,6 +17,19 @@ export interface RecoveryDeps {
   readonly logger: Logger;
   readonly adapters: () => readonly DatabaseAdapter[];
   readonly graceMs: number;
+  readonly decisionRows: DecisionRowCleaner;
+}
+
+/** Decision rows left behind (their removal lost) are swept once this old and their transaction is over. */
+const LEFTOVER_AGE_MS = 10 * 60_000;
+
+interface PassContext {
+  participants: Map<string, XaParticipant>;
+  lastResources: Map<string, LastResource>;
+  holders: Map<string, CommitMarkableParticipant>;
+  unreachable: Set<string>;
+  report: Report;
+  next: Set<string>;
 }
 
 interface FoundBranch {
@@ -35,6 +50,9 @@ interface Report {
  * id) with the coordinator log:
  * - a recorded commit decision is finished with COMMIT PREPARED / XA COMMIT, an abort decision with ROLLBACK;
  * - a last-resource transaction is decided by its marker: present means commit, absent (after the grace period) abort;
+ * - a transaction decided by a decision row (its branches' ids name the database that holds it; so does the log) is
+ *   decided by that row: `commit` commits, `abort` rolls back, none (after the grace period and two passes) is
+ *   decided as abort by inserting an `abort` row, which waits for a commit of that row still in flight;
  * - no decision: rolled back once it is older than the grace period AND was already undecided in the previous pass
  *   (two passes, so that a transaction between its prepare and its decision is not raced); the abort is a
  *   compare-and-set in the log, so a live coordinator that decides at the same moment either wins or learns it lost;
@@ -60,11 +78,14 @@ export class TransactionRecovery {
     const adapters = deps.adapters();
     const participants = new Map<string, XaParticipant>();
     const lastResources = new Map<string, LastResource>();
+    const holders = new Map<string, CommitMarkableParticipant>();
     for (const adapter of adapters) {
       const xa = xaParticipantFor(adapter);
       if (xa) participants.set(adapter.id, xa);
       const lr = lastResourceFor(adapter);
       if (lr) lastResources.set(adapter.id, lr);
+      const holder = commitMarkableFor(adapter);
+      if (holder) holders.set(adapter.id, holder);
     }
     const found = new Map<string, FoundBranch[]>();
     const scan = await scanPrepared(adapters);
@@ -89,13 +110,14 @@ export class TransactionRecovery {
       if (deps.live.has(id)) continue;
       if (!this.#firstSeen.has(id)) this.#firstSeen.set(id, Date.now());
       try {
-        await this.#reconcile(id, records.get(id), found.get(id) ?? [], { participants, lastResources, unreachable, report, next });
+        await this.#reconcile(id, records.get(id), found.get(id) ?? [], { participants, lastResources, holders, unreachable, report, next });
       } catch (error) {
         report.pending.push(id);
         report.errors.push(`${id}: ${messageOf(error)}`);
       }
     }
     this.#candidates = next;
+    await this.#sweepDecisionRows(holders, ids, unreachable, report);
     for (const id of this.#firstSeen.keys()) if (!ids.has(id)) this.#firstSeen.delete(id);
     if (this.#passes % 50 === 1) await deps.log.prune(30).catch(() => undefined);
     const durationMs = Math.round(performance.now() - started);
@@ -108,12 +130,7 @@ export class TransactionRecovery {
     return report;
   }
 
-  async #reconcile(
-    id: string,
-    record: LogRecord | undefined,
-    branches: FoundBranch[],
-    ctx: { participants: Map<string, XaParticipant>; lastResources: Map<string, LastResource>; unreachable: Set<string>; report: Report; next: Set<string> },
-  ): Promise<void> {
+  async #reconcile(id: string, record: LogRecord | undefined, branches: FoundBranch[], ctx: PassContext): Promise<void> {
     const { deps } = this;
     const { report } = ctx;
     const eligible = (ageMs: number) => {
@@ -122,12 +139,33 @@ export class TransactionRecovery {
       report.deferred.push(id);
       return false;
     };
+    const unloggedAge = () => {
+      const preparedAge = Math.max(0, ...branches.map((b) => (b.prepared.preparedAt ? Date.now() - b.prepared.preparedAt.getTime() : 0)));
+      return Math.max(preparedAge, Date.now() - (this.#firstSeen.get(id) ?? Date.now()));
+    };
+
+    const holderId = record?.participants.find((p) => p.role === 'decision-row')?.adapterId ?? branches.find((b) => b.prepared.decidedBy !== undefined)?.prepared.decidedBy;
+    if (holderId !== undefined) {
+      // Decided by a row in the holder's database, never by the log (the log holds no commit decision for it).
+      const holder = ctx.holders.get(holderId);
+      if (!holder || ctx.unreachable.has(holderId)) {
+        report.pending.push(id);
+        report.errors.push(`${id}: the database holding its decision, ${holderId}, is ${holder ? 'unreachable' : 'not configured here'}, so its outcome cannot be read`);
+        return;
+      }
+      let decision = (await holder.peek([id])).get(id);
+      if (decision === undefined) {
+        // A logged abort means the coordinator saw the holder's commit fail or never start: no wait is needed.
+        if (record?.decision !== 'abort' && !eligible(record ? record.ageMs : unloggedAge())) return;
+        decision = await holder.decideAbort(record?.nodeId ?? deps.nodeId, id);
+      }
+      await this.#finish(id, record, decision, branches, ctx, holder);
+      return;
+    }
 
     if (!record) {
       // Prepared, never logged (or its record was pruned): presumed abort.
-      const preparedAge = Math.max(0, ...branches.map((b) => (b.prepared.preparedAt ? Date.now() - b.prepared.preparedAt.getTime() : 0)));
-      const seenFor = Date.now() - (this.#firstSeen.get(id) ?? Date.now());
-      if (!eligible(Math.max(preparedAge, seenFor))) return;
+      if (!eligible(unloggedAge())) return;
       await this.#finish(id, undefined, 'abort', branches, ctx);
       return;
     }
@@ -164,18 +202,12 @@ export class TransactionRecovery {
     await this.#finish(id, record, decision, branches, ctx);
   }
 
-  async #finish(
-    id: string,
-    record: LogRecord | undefined,
-    decision: Decision,
-    branches: FoundBranch[],
-    ctx: { participants: Map<string, XaParticipant>; lastResources: Map<string, LastResource>; unreachable: Set<string>; report: Report },
-  ): Promise<void> {
+  async #finish(id: string, record: LogRecord | undefined, decision: Decision, branches: FoundBranch[], ctx: PassContext, holder?: CommitMarkableParticipant): Promise<void> {
     const commit = decision === 'commit';
     let pending = false;
     for (const { participant, prepared } of branches) {
       try {
-        const result = await participant.finish({ nodeId: prepared.nodeId!, globalId: id, branch: prepared.branch! }, commit);
+        const result = await participant.finish({ nodeId: prepared.nodeId!, globalId: id, branch: prepared.branch!, decidedBy: prepared.decidedBy }, commit);
         if (result === 'attached') pending = true;
       } catch (error) {
         pending = true;
@@ -190,6 +222,9 @@ export class TransactionRecovery {
       ctx.report.pending.push(id);
       return;
     }
+    // Every branch is finished: the decision row has done its work. Without a log record the participants are not
+    // known, so the row stays while any database could not be asked (it may hold a branch still prepared).
+    if (holder && (record || ctx.unreachable.size === 0)) this.deps.decisionRows.forgetSoon(holder, id);
     if (record) {
       const outcome = commit ? (record.outcome === 'heuristic-mixed' ? 'heuristic-mixed' : 'committed') : 'aborted';
       await this.deps.log.finish(id, outcome);
@@ -198,5 +233,28 @@ export class TransactionRecovery {
       if (lr) await lr.clearMarker(markerKey(record.nodeId, id)).catch(() => undefined);
     }
     (commit ? ctx.report.committed : ctx.report.rolledBack).push(id);
+  }
+
+  /**
+   * Decision rows whose removal was lost (the coordinator died between marking its record finished and removing the
+   * row): removed once old, their transaction not seen in this pass (no branch prepared, no open record), and its
+   * record finished, or missing while every database answered.
+   */
+  async #sweepDecisionRows(holders: Map<string, CommitMarkableParticipant>, seen: ReadonlySet<string>, unreachable: ReadonlySet<string>, report: Report): Promise<void> {
+    for (const [adapterId, holder] of holders) {
+      if (unreachable.has(adapterId)) continue;
+      try {
+        const old = (await holder.leftovers(this.deps.nodeId, Math.max(LEFTOVER_AGE_MS, this.deps.graceMs), 500)).filter((id) => !seen.has(id) && !this.deps.live.has(id));
+        if (old.length === 0) continue;
+        const records = await this.deps.log.get(old);
+        const over = old.filter((id) => {
+          const record = records.get(id);
+          return record ? record.state === 'finished' : unreachable.size === 0;
+        });
+        if (over.length > 0) await holder.forget(over);
+      } catch (error) {
+        report.errors.push(`${adapterId}: cannot sweep old decision rows: ${messageOf(error)}`);
+      }
+    }
   }
 }

@@ -52,6 +52,14 @@ export interface DistributedOptions {
    *   "Phase 2 in the background").
    */
   phase2?: 'wait' | 'background';
+  /**
+   * Which participant holds the commit decision (default `auto`): with no one-phase participant (Redis, MongoDB) in
+   * the transaction, one participant whose engine can (PostgreSQL) is not prepared: after every other branch
+   * prepared, it commits its work together with a decision row in its own database, and that commit is the decision
+   * (one prepare, one commit-prepared and the coordinator log's forced decision fewer). `auto`: the first such
+   * participant in the list; an id: that one (a CapabilityError if it cannot); `false`: every participant prepares.
+   */
+  decisionIn?: 'auto' | false | string;
 }
 
 /** What the callback of `distributed()` receives: one transaction context per participant. */
@@ -82,8 +90,11 @@ export interface ParticipantRecord {
   readonly branch: string;
   readonly adapterId: string;
   readonly type: string;
-  /** `xa`: prepared, then committed; `last-resource`: committed in one phase after every `xa` branch prepared. */
-  readonly role: 'xa' | 'last-resource';
+  /**
+   * `xa`: prepared, then committed; `last-resource`: committed in one phase after every `xa` branch prepared;
+   * `decision-row`: committed in one phase after every `xa` branch prepared, with a row whose commit is the decision.
+   */
+  readonly role: 'xa' | 'last-resource' | 'decision-row';
 }
 
 /** A prepared branch as found on a participant (pg_prepared_xacts, XA RECOVER). */
@@ -95,6 +106,8 @@ export interface PreparedBranch {
   readonly nodeId: string | undefined;
   readonly globalId: string | undefined;
   readonly branch: string | undefined;
+  /** The adapter id whose decision row decides this branch's transaction (commit-markable participant), if any. */
+  readonly decidedBy: string | undefined;
   /** When it was prepared (PostgreSQL only). */
   readonly preparedAt: Date | undefined;
 }
@@ -103,7 +116,10 @@ export interface PreparedBranch {
 export interface TransactionView {
   readonly globalId: string;
   readonly nodeId: string | undefined;
-  /** `active`, `last-resource`, `decided`, `finished`, or `unlogged` for prepared branches with no log record. */
+  /**
+   * `active`, `last-resource`, `decided`, `finished`; `decision-row` for prepared branches of a transaction decided by
+   * a decision row (never logged); `unlogged` for other prepared branches with no log record.
+   */
   readonly state: string;
   readonly decision: Decision | undefined;
   readonly outcome: DistributedOutcome | undefined;

@@ -49,11 +49,33 @@ describe('backup sets (one per createBackup run, written when every member is co
       return restored(o.database!, backupId, o.to!);
     });
     assert.deepEqual(calls, [
-      { backupId: 'p1', to: '/restores/x/postgresql-a', targetTime: '2026-12-04T00:00:05Z', database: 'postgresql-a' },
-      { backupId: 'm1', to: '/restores/x/mariadb-c', targetTime: '2026-12-04T00:00:05Z', database: 'mariadb-c' },
+      { backupId: 'p1', to: '/restores/x/postgresql-a', targetTime: '2026-12-04T00:00:05.000Z', database: 'postgresql-a' },
+      { backupId: 'm1', to: '/restores/x/mariadb-c', targetTime: '2026-12-04T00:00:05.000Z', database: 'mariadb-c' },
     ]);
     assert.equal(result.setId, s.setId);
     assert.deepEqual(result.members.map((m) => m.database), ['postgresql-a', 'mariadb-c']);
+  });
+
+  it('reads the target once, so that every member gets the same instant whatever form it was written in', async () => {
+    const s = set(new Date('2026-12-04T00:00:00Z'), member('postgresql-a', 'p1'), member('mariadb-c', 'm1'), member('redis-b', 'r1'));
+    const seen: unknown[] = [];
+    const restore = (targetTime: Date | string, timeZone?: string) => restoreBackupSet(s, { targetTime, timeZone }, async (backupId, o) => {
+      seen.push([o.targetTime, o.timeZone]);
+      return restored(o.database!, backupId, '/r');
+    });
+    // PostgreSQL's literal with a short offset, a named zone, a zone-less time with timeZone, an ISO offset, a Date:
+    // one instant, handed to each member as the same ISO text (microseconds kept) and no zone left to reread.
+    for (const [input, zone] of [['2026-12-04 00:00:05.123456+00'], ['2026-12-04 00:00:05.123456 UTC'], ['2026-12-04 01:00:05.123456', 'Europe/Berlin'], ['2026-12-04T05:30:05.123456+05:30']] as const) {
+      seen.length = 0;
+      await restore(input, zone);
+      assert.deepEqual(seen, Array(3).fill(['2026-12-04T00:00:05.123456Z', undefined]), `${input} ${zone ?? ''}`);
+    }
+    seen.length = 0;
+    await restore(new Date('2026-12-04T00:00:05.123Z'));
+    assert.deepEqual(seen, Array(3).fill(['2026-12-04T00:00:05.123Z', undefined]));
+    // A time no engine could read is refused before any member is restored.
+    await assert.rejects(restoreBackupSet(s, { targetTime: '2026-12-04 00:00:05' }, async () => assert.fail('nothing may be restored')),
+      (e: unknown) => e instanceof UsageError && e.argument === 'targetTime');
   });
 
   it('refuses, before restoring anything, what cannot apply to several engines; names what was restored when a member fails', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { instantFromDate, parseRecoveryTime, type ParseRecoveryTimeOptions } from '../../src/engines/postgres/backup/recovery-time.js';
+import { instantFromDate, parseRecoveryTime, type ParseRecoveryTimeOptions } from '../../src/config/recovery-time.js';
 import { UsageError } from '../../src/errors/index.js';
 
 /** Expected values come from Date.UTC, never from the parser's own arithmetic. */
@@ -258,7 +258,7 @@ describe('parseRecoveryTime', () => {
           return { error: (err as Error).message };
         }
       });
-    const moduleUrl = new URL('../../src/engines/postgres/backup/recovery-time.js', import.meta.url).href;
+    const moduleUrl = new URL('../../src/config/recovery-time.js', import.meta.url).href;
     const script = `
       const { parseRecoveryTime } = await import(${JSON.stringify(moduleUrl)});
       const inputs = ${JSON.stringify(inputs)};

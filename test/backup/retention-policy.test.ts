@@ -235,7 +235,7 @@ describe('retention: recovery window (PITR)', () => {
     const candidates = pitrHistory();
     const now = new Date(T0 + 32 * MIN);
     const short = decideRetention(candidates, validateRetention({ daily: 1 }), now);
-    assert.equal(describeRecoveryWindow(short, now), 'PITR window: from 2026-11-28T10:00:00.000Z (requested 24h; 23h28m short: not enough history kept)');
+    assert.equal(describeRecoveryWindow(short, now), 'PITR window: from 2026-11-28T10:00:00.000Z (requested 24h; 23h28m short: no older backup exists yet)');
     const ok = decideRetention(candidates, validateRetention({ daily: 1, recoveryWindow: '10m' }), now);
     assert.equal(describeRecoveryWindow(ok, now), 'PITR window: from 2026-11-28T10:00:00.000Z (requested 10m)');
   });

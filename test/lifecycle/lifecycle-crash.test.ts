@@ -37,7 +37,7 @@ describe('lifecycle: SIGKILL in the middle of archive-and-delete', () => {
   it('loses no row and archives none twice over three kills and a rerun', async () => {
     await client.query('CREATE TABLE ledger_rows (id bigserial PRIMARY KEY, created_at timestamptz(6) NOT NULL, amount numeric(30,10), note text)');
     await client.query(`INSERT INTO ledger_rows (created_at, amount, note)
-      SELECT now() - (g % 400) * interval '1 day' - interval '7 microseconds', g * 1.0000000001, 'row ' || g FROM generate_series(1, 6000) g`);
+      SELECT now() - (g % 400) * interval '1 day' - interval '7 microseconds', g * 1.0000000001, 'row ' || g FROM generate_series(1, 4000) g`);
     const expired = new Map((await client.query<{ id: string; r: string }>(`SELECT id, to_json(t)::text AS r FROM ledger_rows t WHERE created_at < now() - interval '200 days'`)).rows.map((r) => [r.id, r.r]));
     const kept = (await client.query<{ id: string; r: string }>(`SELECT id, to_json(t)::text AS r FROM ledger_rows t WHERE created_at >= now() - interval '200 days' ORDER BY id`)).rows;
     const scenario: CrashScenario = {

@@ -36,12 +36,12 @@ describe('lifecycle on Redis: SIGKILL in the middle of archive-and-delete', () =
 
   it('loses no key and archives none twice over three kills and a rerun', async () => {
     const write = client.pipeline();
-    for (let i = 0; i < 6000; i += 1) write.set(`entry:${i}`, `value ${i} ${'x'.repeat(i % 300)} ü`);
+    for (let i = 0; i < 4000; i += 1) write.set(`entry:${i}`, `value ${i} ${'x'.repeat(i % 300)} ü`);
     await write.exec();
     // Two thirds idle for a week (RESTORE ... IDLETIME keeps the value); their DUMPs are what the archives must hold.
     const expired = new Map<string, string>();
     const idle = client.pipeline();
-    for (let i = 0; i < 6000; i += 1) {
+    for (let i = 0; i < 4000; i += 1) {
       if (i % 3 === 0) continue;
       const dump = await client.dumpBuffer(`entry:${i}`);
       expired.set(`entry:${i}`, dump.toString('base64'));
@@ -49,7 +49,7 @@ describe('lifecycle on Redis: SIGKILL in the middle of archive-and-delete', () =
     }
     await idle.exec();
     const kept = new Map<string, Buffer>();
-    for (let i = 0; i < 6000; i += 3) kept.set(`entry:${i}`, await client.dumpBuffer(`entry:${i}`));
+    for (let i = 0; i < 4000; i += 3) kept.set(`entry:${i}`, await client.dumpBuffer(`entry:${i}`));
 
     const scenario: CrashScenario = {
       config: {

@@ -36,6 +36,7 @@ const targets: ParticipantTarget[] = [
       finishWhileAttached: 'done',
       incapable: { namespace: postgresNamespace, says: /max_prepared_transactions = 0/ },
     },
+    commitMarkable: true,
     deadline: { blocker: 'row-lock' },
   },
   {

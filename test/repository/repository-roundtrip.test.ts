@@ -50,6 +50,25 @@ describe('repository round trip', () => {
     }
   });
 
+  it('a stream of small odd-sized pieces (as a socket gives) crosses to the workers in partly filled batches, intact, leaving the caller\'s memory alone', async () => {
+    const repository = await newRepository(join(dir.path, 'odd-pieces'), 2);
+    // 7,777-byte views of one buffer: no 1 MiB batch fills exactly, so every batch moves to its worker partly filled.
+    const data = await syntheticBuffer(3_500_000, 5);
+    const digest = createHash('sha256').update(data).digest('hex');
+    try {
+      const writer = await repository.beginBackup({ type: 'full', database: 'main' });
+      const entry = await writer.addFile('stream', streamOf(data, 7_777), meta(Number.POSITIVE_INFINITY));
+      await writer.complete();
+      assert.equal(data.length, 3_500_000, "the caller's buffer was moved away (detached)");
+      assert.equal(createHash('sha256').update(data).digest('hex'), digest, "the caller's buffer changed");
+      assert.equal(entry.size, data.length);
+      assert.equal(entry.sha256, digest);
+      assert.ok((await readAll(repository, entry)).equals(data));
+    } finally {
+      await repository.close();
+    }
+  });
+
   it('works the same inline (workers 0) and with gzip and no compression', async () => {
     const data = await syntheticBuffer(400_000, 4);
     for (const compression of ['gzip', 'none'] as const) {

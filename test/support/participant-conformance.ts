@@ -5,6 +5,7 @@ import type { DatabaseAdapter, TransactionContext } from '../../src/adapters/dat
 import type { DatabaseType } from '../../src/config/database-config.js';
 import { enginePart } from '../../src/engines/engine-registry.js';
 import { CapabilityError, TimeoutError } from '../../src/errors/index.js';
+import type { CommitMarkableParticipant } from '../../src/transactions/commit-markable.js';
 import type { LastResource } from '../../src/transactions/last-resource.js';
 import { runLocalTransaction } from '../../src/transactions/local-transaction.js';
 import { newGlobalId, type BranchId } from '../../src/transactions/transaction-ids.js';
@@ -32,6 +33,8 @@ export interface ParticipantTarget {
     /** A namespace on a server of this engine that cannot prepare, and what `cannotPrepare()` must say. */
     incapable?: { namespace(): Promise<PartNamespace>; says: RegExp };
   };
+  /** The engine's branch can hold a distributed transaction's decision in a row committed with its work. */
+  commitMarkable?: true;
   lastResource?: {
     /** Writes `value` at `key` through the transaction context `run` hands to its body. */
     write(tx: TransactionContext, key: string, value: string): Promise<void>;
@@ -57,8 +60,68 @@ export function participantConformanceSuite(target: ParticipantTarget): void {
     const f = new PartFixture(target);
 
     if (target.xa) xaTests(target, target.xa, f);
+    if (target.commitMarkable) commitMarkableTests(f);
     if (target.lastResource) lastResourceTests(target.lastResource, f);
     if (target.deadline) deadlineTests(target.deadline, f);
+  });
+}
+
+function commitMarkable(adapter: DatabaseAdapter): CommitMarkableParticipant {
+  const part = enginePart(adapter, 'transactions', 'distributed transactions');
+  assert.ok(part.commitMarkable, `${adapter.type} offers no commit-markable participant`);
+  return part.commitMarkable(adapter);
+}
+
+function commitMarkableTests(f: PartFixture): void {
+  const nodeId = `cmr${randomBytes(4).toString('hex')}`;
+  let rowId = 0;
+  const table = () => `${f.namespace.prefix}_cmr`;
+  const rows = async (adapter: DatabaseAdapter) => (await adapter.query<{ id: unknown }>(`SELECT id FROM ${table()} ORDER BY id`)).map((r) => Number(r.id));
+  /** A branch holding the decision of a new global id, with one new row written. */
+  const branch = async () => {
+    const id: BranchId = { nodeId, globalId: newGlobalId(), branch: '1' };
+    const participant = commitMarkable(f.a);
+    await participant.ready();
+    const handle = await participant.begin(id, { deadline: Date.now() + 30_000 });
+    const row = (rowId += 1);
+    assert.equal(await handle.context.execute(`INSERT INTO ${table()} (id) VALUES (?)`, [row]), 1);
+    return { id, handle, row };
+  };
+
+  describe('commit-markable participant (holds the decision in a row)', () => {
+    before(async () => {
+      await f.a.execute(`CREATE TABLE ${table()} (id integer PRIMARY KEY)`);
+    });
+
+    it('commitWithDecision commits the work and the decision together; peek and decideAbort then say commit; forget removes the row', async () => {
+      const { id, handle, row } = await branch();
+      assert.equal(handle.adapterId, f.a.id);
+      assert.deepEqual(await commitMarkable(f.b).peek([id.globalId]), new Map(), 'no decision before the commit');
+      assert.ok(!(await rows(f.b)).includes(row));
+      await handle.commitWithDecision();
+      assert.ok((await rows(f.b)).includes(row), 'the work is committed');
+      assert.deepEqual(await commitMarkable(f.b).peek([id.globalId, newGlobalId()]), new Map([[id.globalId, 'commit']]));
+      assert.equal(await commitMarkable(f.b).decideAbort(nodeId, id.globalId), 'commit', 'a decided transaction stays decided');
+      assert.ok((await commitMarkable(f.b).leftovers(nodeId, 0, 100)).includes(id.globalId));
+      await commitMarkable(f.b).forget([id.globalId]);
+      assert.deepEqual(await commitMarkable(f.b).peek([id.globalId]), new Map());
+    });
+
+    it('decideAbort first: the id is decided abort, and a branch committing it afterwards fails on the key and leaves no work', async () => {
+      const { id, handle, row } = await branch();
+      assert.equal(await commitMarkable(f.b).decideAbort(nodeId, id.globalId), 'abort');
+      await assert.rejects(handle.commitWithDecision());
+      assert.ok(!(await rows(f.b)).includes(row), 'nothing of the late commit');
+      assert.deepEqual(await commitMarkable(f.b).peek([id.globalId]), new Map([[id.globalId, 'abort']]));
+      await commitMarkable(f.b).forget([id.globalId]);
+    });
+
+    it('a branch rolled back leaves neither work nor decision', async () => {
+      const { id, handle, row } = await branch();
+      await handle.rollback();
+      assert.ok(!(await rows(f.b)).includes(row));
+      assert.deepEqual(await commitMarkable(f.b).peek([id.globalId]), new Map());
+    });
   });
 }
 

@@ -12,7 +12,7 @@ export interface WorkerRun {
 }
 
 /** Runs tx-coordinator-worker.ts in a child process (it SIGKILLs itself at `step`) and waits for it to end. */
-export function runTxWorker(input: { settings: unknown; step: string; row: number; prefix: string; phase2?: 'wait' | 'background' }): Promise<WorkerRun> {
+export function runTxWorker(input: { settings: unknown; step: string; row: number; prefix: string; phase2?: 'wait' | 'background'; participants?: string[]; decisionIn?: 'auto' | false | string }): Promise<WorkerRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -1,6 +1,7 @@
 /**
  * A coordinator in a process of its own, for the crash tests: runs one distributed transaction over pg1, pg2, maria
- * and cache and SIGKILLs itself when the coordinator reaches the step named on the command line. The fault goes in
+ * and cache (or the `participants` given) and SIGKILLs itself when the coordinator reaches the step named on the
+ * command line. The fault goes in
  * through the coordinator's `onStep` option (a seam any caller has), not through anything production code reads.
  *
  *   node --import tsx test/support/tx-coordinator-worker.ts '{"settings": ..., "step": "decided", "row": 7, "prefix": "dk-tx-..:"}'
@@ -18,6 +19,9 @@ interface WorkerInput {
   prefix: string;
   /** With `background`, the kill waits until the caller was answered (the outcome line is printed). */
   phase2?: 'wait' | 'background';
+  /** Default pg1, pg2, maria, cache: each SQL participant gets the row, the cache a key. */
+  participants?: string[];
+  decisionIn?: 'auto' | false | string;
 }
 
 const input = JSON.parse(process.argv[2]!) as WorkerInput;
@@ -27,11 +31,13 @@ dm.transactions.configure({ ...input.settings.transactions, recoveryInterval: 0 
 let answered!: () => void;
 const answeredNow = new Promise<void>((resolve) => (answered = resolve));
 try {
-  const result = await dm.transactions.distributed(['pg1', 'pg2', 'maria', 'cache'], async (tx) => {
-    for (const id of ['pg1', 'pg2', 'maria']) await tx.on(id).execute('INSERT INTO t (id, v) VALUES (?, ?)', [input.row, 'crash']);
-    tx.on<RedisTransactionContext>('cache').queue(['SET', `${input.prefix}t:${input.row}`, 'crash']);
+  const participants = input.participants ?? ['pg1', 'pg2', 'maria', 'cache'];
+  const result = await dm.transactions.distributed(participants, async (tx) => {
+    for (const id of participants.filter((p) => p !== 'cache')) await tx.on(id).execute('INSERT INTO t (id, v) VALUES (?, ?)', [input.row, 'crash']);
+    if (participants.includes('cache')) tx.on<RedisTransactionContext>('cache').queue(['SET', `${input.prefix}t:${input.row}`, 'crash']);
   }, {
     phase2: input.phase2,
+    ...(input.decisionIn === undefined ? {} : { decisionIn: input.decisionIn }),
     onStep: async (step, globalId) => {
       process.stdout.write(`${step} ${globalId}\n`);
       if (step !== input.step) return;

@@ -57,6 +57,8 @@ describe("phase2: 'background': the caller is answered before the branches commi
       for (const id of ['pg1', 'maria']) await tx.on(id).execute('UPDATE t SET v = ? WHERE id = ?', ['after', 200]);
     }, {
       phase2: 'background',
+      // Both branches prepared (neither holds the decision in a row), so that both wait for phase 2.
+      decisionIn: false,
       // Phase 2 starts only when the test lets it: the window is open for as long as the test needs.
       onStep: async (step) => {
         if (step === 'decided') await held;

@@ -131,15 +131,23 @@ describe('local transactions per engine, and refusals', () => {
       t.skip(`the server at ${pg.config.host}:${pg.config.port} has max_prepared_transactions = ${max}, not 0`);
       return;
     }
+    // Asked to prepare (no participant holds the decision in a row), the PostgreSQL branch cannot.
     const error = await dm.transactions.distributed(['pg', 'maria'], async (tx) => {
       await tx.on('pg').execute('INSERT INTO t VALUES (40)');
       await tx.on('maria').execute('INSERT INTO t VALUES (40)');
-    }).catch((e: unknown) => e);
+    }, { decisionIn: false }).catch((e: unknown) => e);
     assert.ok(error instanceof DistributedTransactionError);
     assert.equal(error.outcome, 'aborted');
     assert.ok(error.cause instanceof CapabilityError);
     assert.match((error.cause as Error).message, /max_prepared_transactions/);
     assert.deepEqual(await dm.database('maria').query('SELECT id FROM t WHERE id = 40'), []);
+    // By default it holds the decision instead, which needs no prepare: the transaction commits on both.
+    const held = await dm.transactions.distributed(['pg', 'maria'], async (tx) => {
+      await tx.on('pg').execute('INSERT INTO t VALUES (41)');
+      await tx.on('maria').execute('INSERT INTO t VALUES (41)');
+    });
+    assert.equal(held.outcome, 'committed');
+    for (const id of ['pg', 'maria']) assert.equal((await dm.database(id).query('SELECT id FROM t WHERE id = 41')).length, 1, id);
     const validation = await dm.validateSystem();
     assert.ok(validation.warnings.some((w) => /^transactions:prepare:pg: unable to take part in distributed transactions: max_prepared_transactions = 0/.test(w)), validation.warnings.join('\n'));
     assert.ok(validation.checks.some((c) => c.name === 'transactions:prepare:pg' && !c.ok));

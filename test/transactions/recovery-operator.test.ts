@@ -48,6 +48,8 @@ describe('recovery after a participant restart; operator list and resolve (API a
     const error = await dm.transactions.distributed(['pg1', 'pg2', 'maria'], async (tx) => {
       for (const id of ['pg1', 'pg2', 'maria']) await tx.on(id).execute('INSERT INTO t (id, v) VALUES (?, ?)', [1, 'restart']);
     }, {
+      // Every branch prepared (none holds the decision in a row): both PostgreSQL branches must survive the restart.
+      decisionIn: false,
       onStep: async (step) => {
         if (step === 'decided') await fx.cluster.restart('fast');
       },

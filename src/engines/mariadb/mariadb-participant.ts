@@ -5,7 +5,7 @@ import type { MariadbAdapter } from './mariadb-adapter.js';
 import type { XaBranch } from './mariadb-xa-branch.js';
 import { sqlBranchContext, type BranchState } from '../sql/sql-branch-context.js';
 import type { BranchId } from '../../transactions/transaction-ids.js';
-import { mariadbXid } from './mariadb-xid.js';
+import { mariadbXid, splitMariadbBranch } from './mariadb-xid.js';
 import type { PreparedBranch } from '../../transactions/transaction-types.js';
 import type { FinishResult, XaBranchHandle, XaParticipant } from '../../transactions/xa-participant.js';
 
@@ -41,15 +41,19 @@ export class MariadbParticipant implements XaParticipant {
     const found = await this.adapter.xa.recover();
     return found
       .filter((r) => options.all || r.datakeep !== undefined)
-      .map((r) => ({
-        adapterId: this.adapter.id,
-        type: this.type,
-        transactionId: r.datakeep ? `${r.datakeep.nodeId}:${r.datakeep.globalId}:${r.datakeep.branch}` : `${r.xid.formatId}:${r.xid.gtrid.toString('hex')}:${r.xid.bqual.toString('hex')}`,
-        nodeId: r.datakeep?.nodeId,
-        globalId: r.datakeep?.globalId,
-        branch: r.datakeep?.branch,
-        preparedAt: undefined,
-      }));
+      .map((r) => {
+        const split = r.datakeep ? splitMariadbBranch(r.datakeep.branch) : undefined;
+        return {
+          adapterId: this.adapter.id,
+          type: this.type,
+          transactionId: r.datakeep ? `${r.datakeep.nodeId}:${r.datakeep.globalId}:${r.datakeep.branch}` : `${r.xid.formatId}:${r.xid.gtrid.toString('hex')}:${r.xid.bqual.toString('hex')}`,
+          nodeId: r.datakeep?.nodeId,
+          globalId: r.datakeep?.globalId,
+          branch: split?.branch ?? r.datakeep?.branch,
+          decidedBy: split?.decidedBy,
+          preparedAt: undefined,
+        };
+      });
   }
 
   async finish(id: BranchId, commit: boolean): Promise<FinishResult> {
@@ -57,7 +61,8 @@ export class MariadbParticipant implements XaParticipant {
     const done = commit ? await this.adapter.xa.commit(xid) : await this.adapter.xa.rollback(xid);
     if (done) return 'done';
     // XAER_NOTA: either gone, or still attached to a live session (its coordinator's session has not ended yet).
-    const listed = (await this.adapter.xa.recover({ ownedBy: id.nodeId })).some((r) => r.datakeep?.globalId === id.globalId && r.datakeep.branch === id.branch);
+    const bqual = mariadbXid(id).bqual.toString('utf8');
+    const listed = (await this.adapter.xa.recover({ ownedBy: id.nodeId })).some((r) => r.datakeep?.globalId === id.globalId && r.datakeep.branch === bqual);
     return listed ? 'attached' : 'not-found';
   }
 

@@ -115,9 +115,22 @@ function strictUtf8(bytes: Buffer): string | undefined {
 }
 
 const BRANCH = /^[1-9][0-9]{0,2}$/;
+const DECIDED_BRANCH = /^([1-9][0-9]{0,2})(?::([A-Za-z0-9_.-]{1,60}))?$/;
 
-/** The XA xid of a distributed transaction's branch: gtrid `node:global` (at most 63 bytes), bqual the branch number. */
-export function mariadbXid(id: { nodeId: string; globalId: string; branch: string }): Xid {
+/**
+ * The XA xid of a distributed transaction's branch: gtrid `node:global` (at most 63 bytes), bqual the branch number,
+ * followed by `:<adapter id>` when a commit-markable participant's decision row decides the transaction (at most
+ * 3 + 1 + 60 bytes of the bqual's 64).
+ */
+export function mariadbXid(id: { nodeId: string; globalId: string; branch: string; decidedBy?: string | undefined }): Xid {
   if (!BRANCH.test(id.branch)) throw new UsageError('branch', `"${id.branch}" is not a branch number`);
-  return datakeepXid(id);
+  const branch = id.decidedBy === undefined ? id.branch : `${id.branch}:${id.decidedBy}`;
+  if (!DECIDED_BRANCH.test(branch)) throw new UsageError('decidedBy', `"${id.decidedBy}" cannot go into an XA branch qualifier (up to 60 letters, digits, _ . -)`);
+  return datakeepXid({ ...id, branch });
+}
+
+/** The branch number and decision holder of a datakeep bqual (see mariadbXid); undefined when it is not one. */
+export function splitMariadbBranch(bqual: string): { branch: string; decidedBy: string | undefined } | undefined {
+  const m = DECIDED_BRANCH.exec(bqual);
+  return m ? { branch: m[1]!, decidedBy: m[2] } : undefined;
 }

@@ -26,7 +26,7 @@ export const pgliteBackupDriver: BackupDriver = {
         const result = await embedded.withDatabase((db) => backupLogical({
           snapshot: () => openPgliteSnapshot(db), repository, database: adapter.id, engine: 'pglite', tables, onProgress, signal,
         }));
-        return { ...result, type: 'full', method: 'logical', walSegments: 0 };
+        return { ...result, type: 'full', method: 'logical', walSegments: 0, consistentAt: new Date(result.snapshotTime) };
       },
     };
   },

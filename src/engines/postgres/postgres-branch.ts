@@ -5,13 +5,14 @@ import { postgresBegin } from './postgres-isolation.js';
 import { sqlBranchContext, type BranchState } from '../sql/sql-branch-context.js';
 import { gidLiteral } from './postgres-gid.js';
 import type { XaBranchHandle } from '../../transactions/xa-participant.js';
+import type { CommitMarkedBranch } from '../../transactions/commit-markable.js';
 
 /**
  * A PostgreSQL branch: BEGIN, the caller's statements and PREPARE TRANSACTION on one dedicated session (a prepared
  * transaction must be prepared by the session that did the work). After the prepare the transaction belongs to no
  * session: COMMIT PREPARED / ROLLBACK PREPARED may run from any session of the same database (recovery does so).
  */
-export class PostgresBranch implements XaBranchHandle {
+export class PostgresBranch implements XaBranchHandle, CommitMarkedBranch {
   readonly adapterId: string;
   readonly branch: string;
   readonly context: TransactionContext;
@@ -25,6 +26,8 @@ export class PostgresBranch implements XaBranchHandle {
   #begun: Promise<void> = Promise.resolve();
   /** BEGIN and its statement timeout, until they go out in front of the branch's first statement. */
   #leading: (() => string[]) | undefined;
+  /** For the branch that holds the decision: the statements that write its row and commit. */
+  #decisionRow: readonly string[] | undefined;
 
   private constructor(adapter: SqlDatabaseAdapter, gid: string, branch: string, deadline: number) {
     this.#adapter = adapter;
@@ -39,8 +42,9 @@ export class PostgresBranch implements XaBranchHandle {
   }
 
   /** Takes a session; the transaction opens (level, statement timeout of what is left until `deadline`) with the first statement. */
-  static async begin(adapter: SqlDatabaseAdapter, gid: string, branch: string, options: { isolationLevel?: IsolationLevel; deadline: number }): Promise<PostgresBranch> {
+  static async begin(adapter: SqlDatabaseAdapter, gid: string, branch: string, options: { isolationLevel?: IsolationLevel; deadline: number; decisionRow?: readonly string[] }): Promise<PostgresBranch> {
     const b = new PostgresBranch(adapter, gid, branch, options.deadline);
+    b.#decisionRow = options.decisionRow;
     let ready!: (session: DedicatedSession) => void;
     const gotSession = new Promise<DedicatedSession>((resolve) => (ready = resolve));
     const hold = new Promise<void>((resolve) => (b.#release = resolve));
@@ -104,6 +108,31 @@ export class PostgresBranch implements XaBranchHandle {
     }
     this.#prepared = true;
     this.#state.closed = true;
+  }
+
+  /**
+   * The decision: the decision row's INSERT and COMMIT (with BEGIN in front when the branch ran nothing) in one
+   * simple-protocol round trip; PostgreSQL skips what follows a failed statement, so COMMIT never runs after a failed
+   * INSERT. A server error means not committed; a lost connection leaves the outcome to the decision row.
+   */
+  async commitWithDecision(): Promise<void> {
+    if (!this.#decisionRow) throw new TransactionError(this.adapterId, `internal: branch ${this.branch} does not hold the decision`);
+    if (this.#state.aborted) {
+      await this.rollback();
+      throw new TransactionError(this.adapterId, `branch ${this.branch}: a statement failed and was not rolled back to a savepoint, so the branch cannot commit; every participant rolls back`);
+    }
+    const session = this.#live();
+    const leading = this.#leading;
+    this.#leading = undefined;
+    this.#state.closed = true;
+    try {
+      await this.#begun;
+      await session.script([...(leading ? leading() : []), ...this.#decisionRow].join('; '));
+    } catch (error) {
+      await this.#end(true);
+      throw error;
+    }
+    await this.#end(false);
   }
 
   /**

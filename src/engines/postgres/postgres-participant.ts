@@ -41,6 +41,7 @@ export class PostgresParticipant implements XaParticipant {
         nodeId: parts?.nodeId,
         globalId: parts?.globalId,
         branch: parts?.branch,
+        decidedBy: parts?.decidedBy,
         preparedAt: r.prepared,
       };
     });

@@ -40,6 +40,8 @@ export interface MariadbBackupResult {
   readonly binlog: { file: string; position: number; gtid: string | undefined } | undefined;
   /** Binlog pieces stored after the copy (from the backup's own binlog file on). */
   readonly binlogPieces: number;
+  /** ISO time at or after the copy's consistency point (taken when mariadb-backup returned). */
+  readonly consistentAt: string;
 }
 
 /**
@@ -111,7 +113,7 @@ export async function backupMariadb(options: MariadbBackupOptions): Promise<Mari
     writer = undefined;
     return {
       backupId: manifest.backupId, type, parent: parent?.backupId, sizeBytes: manifest.sizeBytes, storedBytes: manifest.storedBytes,
-      startedAt: manifest.startedAt, finishedAt: manifest.finishedAt, binlog: info.binlog, binlogPieces: archived?.stored.length ?? 0,
+      startedAt: manifest.startedAt, finishedAt: manifest.finishedAt, binlog: info.binlog, binlogPieces: archived?.stored.length ?? 0, consistentAt,
     };
   } catch (error) {
     await writer?.abort().catch(() => undefined);

@@ -39,7 +39,11 @@ export async function lastEventTime(repository: Repository, pieces: readonly Bin
   return undefined;
 }
 
-/** From the oldest backup's consistency point to the last transaction end of the unbroken binlog archive after it. */
+/**
+ * From the oldest backup's consistency point to the end of the second before the last archived transaction's: the
+ * last instant an (inclusive) restore reproduces whole, as the binlog stamps whole seconds and the archive may end
+ * within the last one.
+ */
 export async function mariadbWindow(repository: Repository, database: string): Promise<RecoverabilityWindow> {
   const backups = mariadbBackups(await repository.list(), database);
   const oldest = backups[0];
@@ -52,7 +56,7 @@ export async function mariadbWindow(repository: Repository, database: string): P
   const time = await lastEventTime(repository, run.pieces, { seq: binlogSeqOf(oldest)!, position });
   return {
     database, timeline: 1, from,
-    to: { time: time === undefined ? undefined : new Date(time * 1000).toISOString(), lsn: `${last.seq}:${last.end}`, segment: last.name },
+    to: { time: time === undefined ? undefined : new Date(time * 1000 - 1).toISOString(), lsn: `${last.seq}:${last.end}`, segment: last.name },
     firstMissingWal: run.gap?.missing,
     backups: backups.length,
   };

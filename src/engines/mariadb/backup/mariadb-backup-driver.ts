@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { BackupDriver, BackupSource, PreparedBackup, RestoreRequest } from '../../../backup/backup-driver.js';
 import type { RestoreResult } from '../../../backup/backup-types.js';
+import { parseRecoveryTime } from '../../../config/recovery-time.js';
 import { UsageError } from '../../../errors/index.js';
 import type { BackupSummary, Repository, VerifyProblem } from '../../../repository/repository-types.js';
 import { backupMariadb, ENGINE } from './backup-mariadb.js';
@@ -11,6 +12,8 @@ import { parsePiece, seqOfFileKey } from './binlog-pieces.js';
 import { mariadbWindow, runFrom } from './binlog-window.js';
 import { drillMariadb } from './drill-mariadb.js';
 import { restoreMariadb } from './restore-mariadb.js';
+import { restoredServerArgs } from './restored-server.js';
+import { shellQuote } from '../../../util/shell-quote.js';
 import { continueBinlogArchive } from './continue-binlog-archive.js';
 import type { MariadbServerAccess } from './mariadb-server-access.js';
 import type { ResolvedDatabaseConfig } from '../../../config/database-config.js';
@@ -34,6 +37,7 @@ export const mariadbBackupDriver: BackupDriver = {
         return {
           backupId: result.backupId, type: result.type, method: 'data-directory', sizeBytes: result.sizeBytes, storedBytes: result.storedBytes,
           startedAt: new Date(result.startedAt), finishedAt: new Date(result.finishedAt), walSegments: result.binlogPieces,
+          consistentAt: new Date(result.consistentAt),
         };
       },
     };
@@ -44,7 +48,9 @@ export const mariadbBackupDriver: BackupDriver = {
     if (options.targetLsn !== undefined || options.targetName !== undefined) {
       throw new UsageError(options.fields?.lsn ?? 'targetLsn', 'MariaDB restores take a targetTime only (the binlog is replayed to a second); give targetTime');
     }
-    const target = parseTarget(options.targetTime, options.fields?.time ?? 'targetTime');
+    // The same reading as every engine's (a Date; ISO 8601 or PostgreSQL's form with an offset or zone; a zone-less
+    // time with timeZone), so that one backup set's members all stop at the same instant.
+    const target = options.targetTime === undefined ? undefined : parseRecoveryTime(options.targetTime, { timeZone: options.timeZone, field: options.fields?.time }).toDate();
     const to = resolvePath(options.to ?? join(await restoresDirectory(destination), `${database}-${new Date().toISOString().replace(/[:.]/g, '')}`));
     const result = await restoreMariadb({
       repository, database, backupId, to, target, inclusive: options.targetInclusive, start: options.start,
@@ -55,7 +61,7 @@ export const mariadbBackupDriver: BackupDriver = {
       backupId: result.backupId, note: result.note, database, to: result.to, timeline: 1, target: result.target, started: result.started,
       walSegmentsChecked: result.binlogPieces,
       recoverySettings: [`chain=${result.chain.join(',')}`, ...(result.stopDatetime ? [`--stop-datetime='${result.stopDatetime}' (UTC)`] : [])],
-      startCommand: `mariadbd --no-defaults --datadir=${result.to} --port=${port} --bind-address=127.0.0.1${process.getuid?.() === 0 ? ' --user=mysql' : ''}`,
+      startCommand: ['mariadbd', ...restoredServerArgs(result.to, port)].map(shellQuote).join(' '),
     };
   },
 
@@ -100,14 +106,6 @@ export const mariadbBackupDriver: BackupDriver = {
 
 function serverAccess(config: ResolvedDatabaseConfig): MariadbServerAccess {
   return { host: config.host, port: config.port, user: config.username ?? 'root', password: config.password };
-}
-
-/** A Date, or ISO 8601 with `Z` or an offset (a time without a zone would depend on this machine's). */
-function parseTarget(value: Date | string | undefined, field: string): Date | undefined {
-  if (value === undefined) return undefined;
-  const date = value instanceof Date ? value : /(Z|[+-]\d\d(:?\d\d)?)$/i.test(value.trim()) ? new Date(value.trim().replace(' ', 'T')) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw new UsageError(field, `${JSON.stringify(String(value))} is not a time with a zone; write ISO 8601 with Z or an offset, e.g. 2026-11-28T14:05:00Z`);
-  return date;
 }
 
 /** DESTINATION/restores, created enterable (0711) so that the server's OS user reaches its own restore beneath. */

@@ -10,6 +10,7 @@ import { freePort } from '../../../util/free-port.js';
 import type { BinlogPiece } from './binlog-pieces.js';
 import { binlogSeqOf, consistentAt, lastEventTime, mariadbBackups, runFrom } from './binlog-window.js';
 import { MariadbBackupError } from './mariadb-backup-error.js';
+import { assertReachableBy } from '../../postgres/backup/server-os-user.js';
 import { mariadbOsUser, startRestoredServer, type RestoredServer } from './restored-server.js';
 import { startTool } from './run-tool.js';
 import { STREAM_FILE, streamFiles } from './store-stream.js';
@@ -64,14 +65,21 @@ export async function restoreMariadb(options: MariadbRestoreOptions): Promise<Ma
   if (options.target) {
     const targetSecond = Math.floor(options.target.getTime() / 1000);
     const last = run && baseSeq !== undefined ? await lastEventTime(repository, run.pieces, { seq: baseSeq, position }) : undefined;
-    if (last === undefined || targetSecond > last) {
-      const end = last === undefined ? 'no transaction archived after the backup' : `the last archived transaction is at ${new Date(last * 1000).toISOString()}`;
+    // An inclusive target replays all of T's second, which the archive holds only when an event of a later second is
+    // archived: an archive cut within T's second (archived at 12:00:05.3, target 12:00:05.1) would return part of it,
+    // and a restore to the same target after the next archive run would return more.
+    const inclusive = options.inclusive !== false;
+    if (last === undefined || targetSecond > last || (inclusive && targetSecond === last)) {
+      const end = last === undefined ? 'no transaction archived after the backup' : `the last archived transaction is at ${new Date(last * 1000).toISOString()}${targetSecond === last ? ' (in the target\'s own second, which may not be archived whole; give targetInclusive: false, or archive a later transaction)' : ''}`;
       throw new MariadbBackupError('target-unreachable', `target ${options.target.toISOString()} lies after the end of the binlog archive of ${database} (${end}${run?.gap ? `; the archive stops before ${run.gap.missing}` : ''}); nothing was restored; archive the binlog (take a backup) or choose an earlier target`);
     }
     stopDatetime = formatUtcSecond(targetSecond + (options.inclusive === false ? 0 : 1));
   }
   await assertEmptyDestination(to);
   const user = mariadbOsUser();
+  // As root the restored server runs as mysql, which must enter every directory above `to`: refused now, not after
+  // the extract and prepare with a server that cannot start (its error log would be unwritable too).
+  if (user) await assertReachableBy(user, to, `restore of ${database}`, (message) => new MariadbBackupError('unsafe-destination', message), 'under /var/lib/mysql, or a directory of mode 0755');
   await mkdir(dirname(to), { recursive: true });
   const scratch = await mkdtemp(join(dirname(to), `.${basename(to)}-datakeep-`));
   const progress = (phase: RestoreProgress['phase'], done: number) => options.onProgress?.({ phase, filesTotal: chain.length, filesDone: done, bytesTotal: 0, bytesDone: 0 });

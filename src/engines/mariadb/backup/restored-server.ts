@@ -5,11 +5,13 @@ import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mariadb, { type Connection } from 'mariadb';
-import { serverOsUser } from '../../postgres/backup/server-os-user.js';
+import { serverOsUser, type ServerOsUser } from '../../postgres/backup/server-os-user.js';
 import { MariadbBackupError } from './mariadb-backup-error.js';
 
 /** The pid file a restored server writes into its data directory (how `stopRestoredServer` finds it). */
 export const PID_FILE = 'datakeep-restored.pid';
+/** The socket of a restored server started by the user (the restore's own server uses a private one). */
+const SOCKET_FILE = 'datakeep-restored.sock';
 const ERROR_LOG = 'datakeep-restored.err';
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 120_000;
@@ -28,7 +30,7 @@ export interface RestoredServer {
 }
 
 /** The OS user mariadbd runs as when datakeep runs as root. */
-export function mariadbOsUser(): { uid: number; gid: number; name: string } | undefined {
+export function mariadbOsUser(): ServerOsUser | undefined {
   return process.getuid?.() === 0 ? serverOsUser('mysql') : undefined;
 }
 
@@ -38,6 +40,21 @@ function backupOptions(dataDir: string): string[] {
   if (!existsSync(path)) return [];
   const keep = ['innodb_page_size', 'innodb_data_file_path', 'innodb_undo_tablespaces', 'innodb_checksum_algorithm'];
   return readFileSync(path, 'utf8').split('\n').map((l) => l.trim()).filter((l) => keep.some((k) => l.startsWith(`${k}=`))).map((l) => `--${l}`);
+}
+
+/**
+ * mariadbd's arguments for a restored data directory: the backup's page size and file layout, 127.0.0.1:`port`, a
+ * socket, pid file and error log of its own (the compiled-in defaults are the source server's, on the same host: a
+ * second server there refuses to start), no binlog of its own and no replication started; as root, the mysql user.
+ * The restore's replay and the `startCommand` printed for the user both start the server with these.
+ */
+export function restoredServerArgs(dataDir: string, port: number, socket = join(dataDir, SOCKET_FILE)): string[] {
+  const user = mariadbOsUser();
+  return [
+    '--no-defaults', `--datadir=${dataDir}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${socket}`,
+    `--pid-file=${join(dataDir, PID_FILE)}`, `--log-error=${join(dataDir, ERROR_LOG)}`, '--skip-log-bin', '--skip-slave-start',
+    ...backupOptions(dataDir), ...(user ? [`--user=${user.name}`] : []),
+  ];
 }
 
 /**
@@ -54,11 +71,7 @@ export async function startRestoredServer(input: { dataDir: string; port: number
   const socket = join(runDir, 's.sock');
   const adminUser = `datakeep_restore_${randomBytes(4).toString('hex')}`;
   const password = randomBytes(18).toString('base64url');
-  const args = [
-    '--no-defaults', `--datadir=${input.dataDir}`, `--port=${input.port}`, '--bind-address=127.0.0.1', `--socket=${socket}`,
-    `--pid-file=${join(input.dataDir, PID_FILE)}`, `--log-error=${join(input.dataDir, ERROR_LOG)}`, '--skip-log-bin', '--skip-slave-start',
-    ...backupOptions(input.dataDir), ...(user ? [`--user=${user.name}`] : []),
-  ];
+  const args = restoredServerArgs(input.dataDir, input.port, socket);
   let optionFile: string | undefined;
   if (input.admin) {
     const init = join(runDir, 'init.sql');

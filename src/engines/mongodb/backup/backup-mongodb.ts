@@ -26,6 +26,8 @@ export interface MongodbBackupResult {
   readonly startedAt: Date;
   readonly finishedAt: Date;
   readonly slices: readonly string[];
+  /** The oplog time the copy is consistent at (or the copy's end without an oplog). */
+  readonly consistentAt: Date;
 }
 
 /** How a backup is consistent: see docs/mongodb-testing.md. */
@@ -97,7 +99,7 @@ export async function backupMongodb(options: MongodbBackupOptions): Promise<Mong
       documents: catalog.reduce((n, c) => n + c.documents, 0),
     });
     const manifest = await writer.complete();
-    return { backupId: manifest.backupId, sizeBytes: manifest.sizeBytes, storedBytes: manifest.storedBytes, startedAt, finishedAt: new Date(manifest.finishedAt), slices: oplog?.slices ?? [] };
+    return { backupId: manifest.backupId, sizeBytes: manifest.sizeBytes, storedBytes: manifest.storedBytes, startedAt, finishedAt: new Date(manifest.finishedAt), slices: oplog?.slices ?? [], consistentAt };
   } catch (error) {
     await writer.abort();
     if (error instanceof MongodbBackupError || signal?.aborted) throw error;

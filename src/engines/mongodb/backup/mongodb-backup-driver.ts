@@ -12,7 +12,7 @@ import { continueOplogCapture } from './continue-oplog-capture.js';
 import { decodeOplogSlice } from './oplog-slice.js';
 import { compareOplogTime, formatOplogTime, oplogTimeDate, parseOplogTime } from './oplog-timestamp.js';
 import { restoreMongodb } from './restore-mongodb.js';
-import { parseTargetTime } from './parse-target-time.js';
+import { parseRecoveryTime } from '../../../config/recovery-time.js';
 
 /**
  * MongoDB's logical backups (per collection documents, options and indexes, plus the oplog written meanwhile), oplog
@@ -31,7 +31,7 @@ export const mongodbBackupDriver: BackupDriver = {
           const result = await backupMongodb({ client, database, id: adapter.id, repository, onProgress, signal });
           return {
             backupId: result.backupId, type: 'full', method: 'logical', sizeBytes: result.sizeBytes, storedBytes: result.storedBytes,
-            startedAt: result.startedAt, finishedAt: result.finishedAt, walSegments: result.slices.length,
+            startedAt: result.startedAt, finishedAt: result.finishedAt, walSegments: result.slices.length, consistentAt: result.consistentAt,
           };
         } finally {
           await client.close().catch(() => undefined);
@@ -47,7 +47,7 @@ export const mongodbBackupDriver: BackupDriver = {
     for (const [field, value] of [['targetLsn', options.targetLsn], ['targetName', options.targetName], ['targetTimeline', options.targetTimeline]] as const) {
       if (value !== undefined) throw new UsageError(field, 'is PostgreSQL\'s; a MongoDB restore stops at a targetTime, or at the backup\'s end without one');
     }
-    const targetTime = options.targetTime === undefined ? undefined : parseTargetTime(options.targetTime, options.fields?.time ?? 'targetTime');
+    const targetTime = options.targetTime === undefined ? undefined : parseRecoveryTime(options.targetTime, { timeZone: options.timeZone, field: options.fields?.time }).toDate();
     // The target is a connection of its own, checked like any configured database (its URL's options apply).
     const config = resolveDatabaseConfig({ url: target.url, database: target.database ?? 'admin', id: `restore-target`, applicationName: 'datakeep-restore' }, 'restoreBackup(options).target');
     const { client } = await openBackupClient(config);

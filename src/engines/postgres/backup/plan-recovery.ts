@@ -4,7 +4,7 @@ import { walkArchivedWal } from './archived-wal-path.js';
 import { chooseRestoreBase, consistentAtMicros, type BaseTarget } from './choose-restore-base.js';
 import { PostgresBackupError } from './postgres-backup-error.js';
 import { backupsOf, lastTransactionEnd, microsToIso, segmentSizeOf, serverMajorOf } from './recoverability-window.js';
-import { parseRecoveryTime } from './recovery-time.js';
+import { parseRecoveryTime } from '../../../config/recovery-time.js';
 import { TimelineHistory } from './timeline-history.js';
 import { openWalRecordReader } from './wal-records.js';
 import { formatLsn, parseLsn, segmentOf } from './wal-position.js';

@@ -51,6 +51,8 @@ export const postgresBackupDriver: BackupDriver = {
         return {
           backupId: result.backupId, type: result.type, method: dataDirectory ? 'data-directory' : 'replication-protocol',
           sizeBytes: result.sizeBytes, storedBytes: result.storedBytes, startedAt: new Date(result.startedAt), finishedAt: new Date(result.finishedAt), walSegments: result.walSegments.length,
+          // pg_backup_stop's time: a target at or after it can start from this backup (a set member's consistency point).
+          consistentAt: typeof result.manifest.metadata.stopTime === 'string' ? new Date(result.manifest.metadata.stopTime) : undefined,
         };
       },
     };

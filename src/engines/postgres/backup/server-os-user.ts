@@ -26,15 +26,19 @@ export function serverOsUser(name = 'postgres'): ServerOsUser {
  * directory above its data directory. Root can create a restore anywhere, and a server started on it would then fail
  * with "could not change directory" long after the copy. Checks the existing ancestors of `path`.
  */
-export async function assertReachableBy(user: ServerOsUser, path: string, what: string): Promise<void> {
+export async function assertReachableBy(
+  user: ServerOsUser, path: string, what: string,
+  fail: (message: string) => Error = (message) => new PostgresBackupError('unsafe-destination', message),
+  where = 'under /var/lib/postgresql',
+): Promise<void> {
   for (let dir = dirname(resolve(path)); ; dir = dirname(dir)) {
     const info = await stat(dir).catch(() => undefined);
     if (info) {
       const bits = info.uid === user.uid ? (info.mode >> 6) & 7 : user.groups.includes(info.gid) ? (info.mode >> 3) & 7 : info.mode & 7;
       if ((bits & 1) === 0) {
-        throw new PostgresBackupError('unsafe-destination',
+        throw fail(
           `${what}: the ${user.name} OS user cannot enter ${dir} (mode ${(info.mode & 0o777).toString(8)}, owner uid ${info.uid}), so a server could not use "${path}"; ` +
-          `nothing was written; restore into a directory it can reach (e.g. under /var/lib/postgresql), or give it access to ${dir}`);
+          `nothing was written; restore into a directory it can reach (e.g. ${where}), or give it access to ${dir}`);
       }
     }
     if (dir === dirname(dir)) return;

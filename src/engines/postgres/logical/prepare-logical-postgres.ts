@@ -18,7 +18,7 @@ export function prepareLogicalPostgres(database: string, config: ResolvedDatabas
         snapshot: () => openPostgresSnapshot(postgresClientConfig(config), workers ?? DEFAULT_WORKERS),
         repository, database, engine: 'postgresql', tables, onProgress, signal,
       });
-      return { ...result, type: 'full', method: 'logical', walSegments: 0 };
+      return { ...result, type: 'full', method: 'logical', walSegments: 0, consistentAt: new Date(result.snapshotTime) };
     },
   };
 }

@@ -37,6 +37,8 @@ export const redisBackupDriver: BackupDriver = {
           return {
             backupId: manifest.backupId, type: 'full', method: 'replication-protocol', sizeBytes: manifest.sizeBytes, storedBytes: manifest.storedBytes,
             startedAt, finishedAt: new Date(manifest.finishedAt), walSegments: 0,
+            // +FULLRESYNC's arrival, when the master forked: the snapshot's instant.
+            consistentAt: new Date(start.at),
           };
         } finally {
           link.close();

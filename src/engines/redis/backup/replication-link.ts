@@ -1,6 +1,7 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import { EofMarkedPayload } from './eof-marked-payload.js';
 import { RedisBackupError } from './redis-backup-error.js';
 import { commandArgument, commandName, encodeCommand, respValueEnd } from './resp-scan.js';
 
@@ -48,7 +49,7 @@ export class ReplicationLink {
   readonly #replies: { resolve: (line: string) => void; reject: (error: Error) => void }[] = [];
   #rdb: Readable | undefined;
   #rdbRemaining = 0;
-  #eofMark: Buffer | undefined;
+  #eofPayload: EofMarkedPayload | undefined;
   #rdbStarted: ((rdb: { stream: Readable; size: number | undefined }) => void) | undefined;
   #offset = 0;
   #inTransaction = false;
@@ -225,7 +226,7 @@ export class ReplicationLink {
     const line = this.#pending.toString('latin1', 0, end);
     this.#pending = this.#pending.subarray(end + 2);
     if (line.startsWith('$EOF:') && line.length === 45) {
-      this.#eofMark = Buffer.from(line.slice(5), 'latin1');
+      this.#eofPayload = new EofMarkedPayload(Buffer.from(line.slice(5), 'latin1'));
     } else if (/^\$\d+$/.test(line)) {
       this.#rdbRemaining = Number(line.slice(1));
     } else {
@@ -233,33 +234,29 @@ export class ReplicationLink {
     }
     this.#rdb = new Readable({ read: () => this.#socket.resume(), highWaterMark: 4 * 1024 * 1024 });
     this.#state = 'rdb';
-    this.#rdbStarted?.({ stream: this.#rdb, size: this.#eofMark === undefined ? this.#rdbRemaining : undefined });
+    this.#rdbStarted?.({ stream: this.#rdb, size: this.#eofPayload === undefined ? this.#rdbRemaining : undefined });
   }
 
   #pumpRdb(): void {
     const rdb = this.#rdb!;
-    let body: Buffer;
-    let done = false;
-    if (this.#eofMark === undefined) {
+    let body: Buffer[];
+    let done: boolean;
+    if (this.#eofPayload === undefined) {
       const take = Math.min(this.#rdbRemaining, this.#pending.length);
-      body = this.#pending.subarray(0, take);
+      body = [this.#pending.subarray(0, take)];
       this.#pending = this.#pending.subarray(take);
       this.#rdbRemaining -= take;
       done = this.#rdbRemaining === 0;
     } else {
-      const mark = this.#pending.indexOf(this.#eofMark);
-      if (mark >= 0) {
-        body = this.#pending.subarray(0, mark);
-        this.#pending = this.#pending.subarray(mark + this.#eofMark.length);
-        done = true;
-      } else {
-        // The mark may straddle two reads: keep its length minus one byte back.
-        const keep = Math.min(this.#pending.length, this.#eofMark.length - 1);
-        body = this.#pending.subarray(0, this.#pending.length - keep);
-        this.#pending = Buffer.from(this.#pending.subarray(this.#pending.length - keep));
-      }
+      // Nothing stays in #pending between reads here, so the next read is not joined (copied) onto a held tail.
+      const { payload, after } = this.#eofPayload.push(this.#pending);
+      body = payload;
+      this.#pending = after ?? Buffer.alloc(0);
+      done = after !== undefined;
     }
-    if (body.length > 0 && !rdb.push(body)) this.#socket.pause();
+    let full = false;
+    for (const piece of body) if (piece.length > 0 && !rdb.push(piece)) full = true;
+    if (full) this.#socket.pause();
     if (done) {
       rdb.push(null);
       // A paused socket is resumed by the RDB's reads; after its end nothing reads it, and the stream must flow.
@@ -305,8 +302,12 @@ export class ReplicationLink {
   }
 
   #armIdle(): void {
-    clearTimeout(this.#idleTimer);
     if (this.#state === 'handshake' || this.#state === 'closed') return;
+    // Re-armed on every read: refresh() restarts the running timer instead of allocating a new one each time.
+    if (this.#idleTimer !== undefined) {
+      this.#idleTimer.refresh();
+      return;
+    }
     const limit = this.#endpoint.idleTimeoutMs ?? 60_000;
     this.#idleTimer = setTimeout(() => {
       this.#fail(new RedisBackupError('timeout', `${where(this.#endpoint)} sent nothing on the replication link for ${limit} ms`));

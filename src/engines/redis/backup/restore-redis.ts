@@ -7,17 +7,19 @@ import type { RestoreRequest } from '../../../backup/backup-driver.js';
 import type { RestoreResult } from '../../../backup/backup-types.js';
 import { UsageError } from '../../../errors/index.js';
 import type { BackupSummary, Repository } from '../../../repository/repository-types.js';
-import { parseRecoveryTime } from '../../postgres/backup/recovery-time.js';
+import { parseRecoveryTime } from '../../../config/recovery-time.js';
 import { copyKeys } from './copy-keys.js';
 import { RedisBackupError } from './redis-backup-error.js';
 import { replayStream } from './replay-stream.js';
 import { describeTarget, restoreTargetOptions } from './restore-target.js';
-import { startRedisServer } from './scratch-redis-server.js';
+import { startRedisServer, writeRedisConfig } from './scratch-redis-server.js';
 import { RDB_FILE, redisFacts, type RedisBackupFacts } from './snapshot-redis.js';
 import { coveredUntil, StreamLog, type StreamRun } from './stream-log.js';
 
 /** Loading a large RDB and replaying a long stream take a while; still, every wait has a limit. */
 const SERVER_TIMEOUT_MS = 10 * 60_000;
+/** Where a restored server listens when no port is given: Redis's own default, as the printed command says. */
+const DEFAULT_REDIS_PORT = 6379;
 
 /** What a restore will do, decided from the repository before anything is written. */
 interface RestorePlan {
@@ -88,6 +90,9 @@ export async function restoreRedis(request: RestoreRequest): Promise<RestoreResu
     if (live === undefined && options.start) {
       await startRedisServer({ dir: to, port: options.start.port, timeoutMs: SERVER_TIMEOUT_MS });
       started = true;
+    } else if (live === undefined) {
+      // The file the printed startCommand names (the scratch server's, if any, pointed at a socket that is gone).
+      await writeRedisConfig(to, port ?? DEFAULT_REDIS_PORT);
     }
     if (live !== undefined) await rm(to, { recursive: true, force: true });
     report('done');
@@ -101,7 +106,7 @@ export async function restoreRedis(request: RestoreRequest): Promise<RestoreResu
       started,
       walSegmentsChecked: plan.replay ? plan.run.segments.length : 0,
       recoverySettings: [],
-      startCommand: live !== undefined ? '' : `redis-server ${join(to, 'redis.conf')}${port === undefined ? '' : ` --port ${port}`}`,
+      startCommand: live !== undefined ? '' : `redis-server ${join(to, 'redis.conf')}`,
     };
   } catch (error) {
     if (!options.keepFailed) await rm(to, { recursive: true, force: true });

@@ -29,17 +29,7 @@ export interface StartedRedisServer {
 export async function startRedisServer(input: { dir: string; port?: number; timeoutMs: number }): Promise<StartedRedisServer> {
   const socketDir = input.port === undefined ? await mkdtemp(join(tmpdir(), 'dk-rs-')) : undefined;
   const socket = socketDir === undefined ? undefined : join(socketDir, 'redis.sock');
-  const lines = [
-    `dir ${input.dir}`,
-    'dbfilename dump.rdb',
-    'appendonly no',
-    input.port === undefined ? 'port 0' : `port ${input.port}`,
-    'bind 127.0.0.1',
-    ...(socket === undefined ? [] : [`unixsocket ${socket}`, 'unixsocketperm 700', 'save ""']),
-    `logfile ${join(input.dir, 'redis-server.log')}`,
-  ];
-  const conf = join(input.dir, 'redis.conf');
-  await writeFile(conf, `${lines.join('\n')}\n`, { mode: 0o600 });
+  const conf = await writeRedisConfig(input.dir, input.port === undefined ? 0 : input.port, socket === undefined ? [] : [`unixsocket ${socket}`, 'unixsocketperm 700', 'save ""']);
   const child: ChildProcess = spawn(redisServerBinary(), [conf], { stdio: 'ignore', detached: input.port !== undefined });
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
@@ -79,6 +69,18 @@ export async function startRedisServer(input: { dir: string; port?: number; time
       if (socketDir) await rm(socketDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Writes `dir`/redis.conf for a server on the restored data set: its dump.rdb, no AOF, 127.0.0.1:`port` (0: no TCP),
+ * plus `extra` lines. A restore left for the user to start gets one without the scratch server's private socket,
+ * which is removed with its directory (a server started on that file would fail to open it and exit).
+ */
+export async function writeRedisConfig(dir: string, port: number, extra: readonly string[] = []): Promise<string> {
+  const lines = [`dir ${dir}`, 'dbfilename dump.rdb', 'appendonly no', `port ${port}`, 'bind 127.0.0.1', ...extra, `logfile ${join(dir, 'redis-server.log')}`];
+  const conf = join(dir, 'redis.conf');
+  await writeFile(conf, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return conf;
 }
 
 function ping(address: { path: string } | { host: string; port: number }): Promise<string> {

@@ -1,5 +1,5 @@
-import { UsageError } from '../../../errors/index.js';
-import { isTimeZone } from '../../../config/time-zone.js';
+import { UsageError } from '../errors/index.js';
+import { isTimeZone } from './time-zone.js';
 
 export interface RecoveryInstant {
   /** Microseconds since 1970-01-01T00:00:00Z. */

@@ -2,6 +2,7 @@ import type { DatabaseAdapter } from '../adapters/database-adapter.js';
 import type { ResolvedDatabaseConfig } from '../config/database-config.js';
 import type { BackupSummary, BackupType, Repository, VerifyProblem } from '../repository/repository-types.js';
 import type { DrillChecks, DrillRunResult } from './drill-types.js';
+import type { LogCaptureInput } from './log-capture-types.js';
 import type { BackupMethod, BackupProgress, DatabaseBackupResult, RecoverabilityWindow, RestoreOptions, RestoreResult, RestoreTarget } from './backup-types.js';
 
 /** A database the backup manager asks a driver to back up. */
@@ -74,6 +75,14 @@ export interface BackupDriver {
   expireLog(repository: Repository, before: string): Promise<number>;
   /** Where the server's log archiving stands and whether the repository's archive is whole; absent: no log archive. */
   archiveStatus?(input: { adapter: DatabaseAdapter; repository: Repository; database: string }): Promise<LogArchiveStatus>;
+  /**
+   * Continuous capture of the engine's log into the repository (Redis: the replication stream, MongoDB: the oplog,
+   * MariaDB: the binlog), for point-in-time restores between backups. Runs until `signal` aborts, stores what arrived,
+   * and resolves; throws when the capture cannot go on (server gone, log rolled past the position): the caller starts
+   * it again, and it continues from the newest position the repository holds. Absent: the engine's log reaches the
+   * repository another way (PostgreSQL's archive_command) or not at all.
+   */
+  captureLog?(input: LogCaptureInput): Promise<void>;
   /** One restore drill: restore through `restore`, start, check, remove. */
   drill(input: {
     kind: DrillRunResult['kind']; target?: Date; checks: DrillChecks | undefined;

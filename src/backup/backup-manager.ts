@@ -32,6 +32,7 @@ import { systemCheck, type SystemCheck } from '../monitoring/system-check.js';
 import { backupChecks } from './backup-checks.js';
 import { backupFactTargets, readBackupFacts, type DatabaseBackupFacts } from './backup-facts.js';
 import { BackupMetrics } from './backup-metrics.js';
+import { LogCaptures } from './log-captures.js';
 import type { RetentionPolicy } from './retention-policy.js';
 import { runDrills, type DrillOptions, type DrillReport } from './run-drill.js';
 import { windowMetrics, type MetricSample } from './window-metrics.js';
@@ -45,7 +46,6 @@ export type {
   RestoreOptions,
   RestoreResult,
 } from './backup-types.js';
-
 
 /**
  * `dm.backups`: backups of every database whose engine has a backup driver, into a repository per database; retention,
@@ -65,6 +65,7 @@ export class BackupManager {
   }, () => this.configuration().state, () => this.#logger());
   readonly #repositories: RepositorySet;
   readonly #metrics: BackupMetrics;
+  readonly captures: LogCaptures;
 
   /**
    * @param context the initialized DataManager's context (databases, state store, scheduler)
@@ -87,6 +88,7 @@ export class BackupManager {
         encryption: this.#lastConfig?.encryption ?? (configured?.encryption as boolean | undefined),
       };
     }, () => this.#logger());
+    this.captures = new LogCaptures(context, this.#repositories, () => this.#logger(), metrics?.registry);
   }
 
   private scheduler(): JobScheduler {
@@ -395,6 +397,4 @@ export class BackupManager {
   }
 }
 
-function isFull({ type }: BackupSummary): boolean {
-  return type === 'full';
-}
+const isFull = ({ type }: BackupSummary): boolean => type === 'full';

@@ -7,6 +7,7 @@ import { backupSettings, repositoryOptions, type RepositoryFlags } from './backu
 import { runs, type CliRuntime, type CommandContext } from './command-context.js';
 import { EXIT } from './exit-codes.js';
 import { formatBytes, ProgressLine } from './progress-line.js';
+import { registerCaptureCommand } from './capture-command.js';
 import { registerRestoreCommand } from './restore-command.js';
 import { withManager, withRepositoryOnly } from './with-manager.js';
 
@@ -67,6 +68,7 @@ export function registerBackupCommands(program: Command, runtime: CliRuntime): v
     .option('--target <url>', 'logical backups: the server for the scratch database (postgres://…); default an embedded one');
   sub('expire', 'apply the retention policy (the config\'s "backups.retention", else the library default)', expire).option(...dryRun);
   sub('prune', 'reclaim the chunks no backup uses any more', prune).option(...dryRun);
+  registerCaptureCommand(backup, runtime);
   registerRestoreCommand(program, runtime);
 }
 

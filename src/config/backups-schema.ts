@@ -1,7 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { cronProblem } from './cron-expression.js';
-import { flag, integer, issueAt, list, nonEmptyText, object, oneOf, parseWithin, text } from './config-fields.js';
+import { byKind, flag, integer, issueAt, list, nonEmptyText, object, oneOf, parseWithin, text } from './config-fields.js';
 import { retentionSchema } from './retention-schema.js';
 import { timeZone } from './time-zone.js';
 import { MAX_WORKERS } from './worker-limit.js';
@@ -42,6 +42,13 @@ export interface BackupConfig {
   method?: 'physical' | 'logical';
   /** Logical backups: only these tables (`schema.table` or `table`; default every user table). */
   tables?: string[];
+  /**
+   * Continuous capture of each database's log (Redis stream, MongoDB oplog, MariaDB binlog) by `datakeep serve`, for
+   * point-in-time restores between backups. Default true: on for every backed-up database whose engine can capture its
+   * log, whenever the service runs with a destination. `intervalSeconds`: how often what arrived is stored (the writes
+   * at risk; default the engine's: Redis 1, MongoDB and MariaDB 10).
+   */
+  logCapture?: boolean | { enabled?: boolean; intervalSeconds?: number };
 }
 
 /** The `backups` section of the configuration file: defaults for `datakeep backup` and `restore`, every field optional. */
@@ -50,6 +57,7 @@ export type BackupsSection = Partial<BackupConfig>;
 /** The default retention when a backup configuration gives none; the CLI and the library share it. */
 export const DEFAULT_RETENTION = Object.freeze({ daily: 7 });
 
+const LOG_CAPTURE_FIX = 'Write "logCapture": false, true or {"intervalSeconds": 10}';
 const DESTINATION_FIX = 'Give the repository directory, e.g. "./backups"';
 
 function backupSchema(destinationRequired: boolean) {
@@ -69,6 +77,11 @@ function backupSchema(destinationRequired: boolean) {
       walTimeout: integer(1, 86_400, ' (seconds)').default(120),
       method: oneOf(['physical', 'logical'], 'a backup method', 'Use "physical" (data directory and WAL) or "logical" (tables by COPY)').optional(),
       tables: list(nonEmptyText('Give a table name, e.g. "public.orders"'), 'Give e.g. ["public.orders", "customers"], or leave it out for every table', 'an array of table names').optional(),
+      logCapture: byKind<{ enabled: boolean; intervalMs: number | undefined }>({
+        boolean: flag().transform((enabled) => ({ enabled, intervalMs: undefined })),
+        object: object({ enabled: flag().default(true), intervalSeconds: integer(1, 3600, ' (seconds)').optional() }, LOG_CAPTURE_FIX)
+          .transform((c) => ({ enabled: c.enabled, intervalMs: c.intervalSeconds === undefined ? undefined : c.intervalSeconds * 1000 })),
+      }, 'true, false or {intervalSeconds}', LOG_CAPTURE_FIX).optional(),
     },
     'Give {type, destination, compression, encryption, retention}',
   ).transform((c, ctx) => {
@@ -99,6 +112,7 @@ function backupSchema(destinationRequired: boolean) {
       walTimeoutMs: c.walTimeout * 1000,
       method: c.method,
       tables: c.tables,
+      logCapture: c.logCapture ?? { enabled: true, intervalMs: undefined },
     };
   });
 }

@@ -90,7 +90,7 @@ export class DatakeepService {
       print('  (shown once; keep it. More tokens: datakeep token create --name NAME --role viewer|operator|admin)');
     }
     if (this.#state === 'stopping') return;
-    const work = await startConfiguredWork(this.dm, this.config, this.logger);
+    const work = await startConfiguredWork(this.dm, this.config, this.logger, this.#jobs);
     this.#state = 'ready';
     this.#reason = '';
     this.logger.log('info', 'datakeep serve ready', { operation: 'serve.start', url: this.url, started: work.started, failed: work.failed.map((f) => f.what) });

@@ -21,6 +21,12 @@ describe('binlog pieces: the archived run and its gaps (from names alone)', () =
     assert.deepEqual(result.pieces.map((p) => [p.seq, p.start, p.end]), [[3, 0, 100], [3, 100, 250], [4, 0, 90]]);
   });
 
+  it('an empty final piece ends a file seen rotated only after its last bytes were archived (a server restart)', () => {
+    const result = run([pieceName(3, 0, 100, false), pieceName(3, 100, 100, true), pieceName(4, 0, 90, false)], 3);
+    assert.equal(result.gap, undefined);
+    assert.deepEqual(result.pieces.map((p) => [p.seq, p.start, p.end]), [[3, 0, 100], [4, 0, 90]]);
+  });
+
   it('stops at a missing byte range, a file that never ended, and a missing file number', () => {
     assert.match(run([pieceName(3, 0, 100, false), pieceName(3, 120, 250, true)], 3).gap!.missing, /bytes 100\.\.120 of binlog file 3/);
     assert.match(run([pieceName(3, 0, 100, false), pieceName(4, 0, 50, false)], 3).gap!.missing, /end of binlog file 3/);

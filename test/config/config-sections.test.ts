@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { resolveBackupConfig } from '../../src/backup/backup-config.js';
+import { logCaptureSetting, resolveBackupConfig } from '../../src/backup/backup-config.js';
 import { MAX_WORKERS } from '../../src/config/worker-limit.js';
 import { loadConfig, resolveConfigObject } from '../../src/config/load-config.js';
 import { resolveDatabaseConfig, resolveDatabaseConfigs } from '../../src/config/resolve-database-config.js';
@@ -65,6 +65,16 @@ describe('schedules and time zones', () => {
 describe('one limit for workers', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dk-workers-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('backups.logCapture: on by default, false, or {intervalSeconds} from 1 to 3600; anything else names the field', () => {
+    assert.deepEqual(resolveBackupConfig({ destination: '/b' }, 'backups').logCapture, { enabled: true, intervalMs: undefined });
+    assert.deepEqual(resolveBackupConfig({ destination: '/b', logCapture: false }, 'backups').logCapture, { enabled: false, intervalMs: undefined });
+    assert.deepEqual(resolveBackupConfig({ destination: '/b', logCapture: { intervalSeconds: 5 } }, 'backups').logCapture, { enabled: true, intervalMs: 5000 });
+    assert.deepEqual(logCaptureSetting({ logCapture: { enabled: false, intervalSeconds: 2 } }), { enabled: false, intervalMs: 2000 });
+    configError(() => resolveBackupConfig({ destination: '/b', logCapture: { intervalSeconds: 0 } }, 'backups'), 'backups.logCapture.intervalSeconds', /between 1 and 3600/);
+    configError(() => resolveBackupConfig({ destination: '/b', logCapture: 'yes' }, 'backups'), 'backups.logCapture', /true, false or \{intervalSeconds\}/);
+    configError(() => resolveBackupConfig({ destination: '/b', logCapture: { interval: 5 } }, 'backups'), 'backups.logCapture.interval', /intervalSeconds/);
+  });
 
   it(`the backups schema allows 1 to ${MAX_WORKERS}`, () => {
     assert.equal(resolveBackupConfig({ destination: '/b', workers: MAX_WORKERS }).workers, MAX_WORKERS);

@@ -117,6 +117,17 @@ export class ThrowawayFerretdb {
     this.#cleanup();
   }
 
+  /** Kills the server by PID (default SIGKILL: a crash) and waits until it has exited; its data stays. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.#process?.terminate(signal, this.#timeoutMs);
+  }
+
+  /** Starts it again on the same port, on the same data, after kill(). */
+  async restart(): Promise<void> {
+    if (this.#process?.running) throw new Error('ThrowawayFerretdb: restart() while running; kill() it first');
+    await this.#launch(this.#port);
+  }
+
   /** For exit hooks: SIGKILL by PID and remove the directory, synchronously. */
   killNow(): void {
     this.#process?.signal('SIGKILL');

@@ -98,7 +98,12 @@ export class ThrowawayMariadb {
     await this.#process?.terminate('SIGTERM', 60_000);
   }
 
-  /** Starts it again on the same port after stop(). */
+  /** Kills the server by PID (default SIGKILL: a crash) and waits until it has exited, keeping its directory. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.#process?.terminate(signal, 10_000);
+  }
+
+  /** Starts it again on the same port after stop() or kill(). */
   async restart(): Promise<void> {
     await this.#launch(this.#port, []);
   }

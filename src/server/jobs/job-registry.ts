@@ -21,6 +21,8 @@ interface LiveJob {
   listeners: Set<(event: JobEvent) => void>;
   done: Promise<void>;
   lastPersisted: number;
+  /** Runs until the service stops (a log capture): a shutdown aborts it at once instead of waiting for it. */
+  untilStopped: boolean;
 }
 
 /**
@@ -60,15 +62,18 @@ export class JobRegistry {
     return marked;
   }
 
-  /** Starts `work` in the background as `actor` (its audit entries name the actor) and returns the job's id. */
-  async start(kind: string, target: string | null, actor: string, work: JobWork): Promise<string> {
+  /**
+   * Starts `work` in the background as `actor` (its audit entries name the actor) and returns the job's id.
+   * `untilStopped`: the work runs until the service stops (a log capture), so drain() aborts it without waiting.
+   */
+  async start(kind: string, target: string | null, actor: string, work: JobWork, options: { untilStopped?: boolean } = {}): Promise<string> {
     if (!this.#accepting) throw new Error('the service is shutting down');
     const id = `job_${randomBytes(8).toString('hex')}`;
     const rows = await this.state.adapter.query<Row>(
       "INSERT INTO datakeep.service_jobs (id, kind, target, actor, instance, status, started_at) VALUES (?, ?, ?, ?, ?, 'running', now()) RETURNING *",
       [id, kind, target, actor, this.#instance],
     );
-    const live: LiveJob = { view: toView(rows[0]!), abort: new AbortController(), listeners: new Set(), done: Promise.resolve(), lastPersisted: 0 };
+    const live: LiveJob = { view: toView(rows[0]!), abort: new AbortController(), listeners: new Set(), done: Promise.resolve(), lastPersisted: 0, untilStopped: options.untilStopped ?? false };
     this.#live.set(id, live);
     live.done = asActor(actor, () => this.#run(live, work));
     return id;
@@ -167,6 +172,10 @@ export class JobRegistry {
    */
   async drain(timeoutMs: number): Promise<{ finished: number; interrupted: string[] }> {
     this.#accepting = false;
+    // Work that only ends when told to stops first (and stores what it holds), without the wait.
+    const endless = [...this.#live.values()].filter((j) => j.untilStopped);
+    for (const live of endless) live.abort.abort();
+    await settledWithin(endless.map((j) => j.done), ABORT_WAIT_MS);
     const running = [...this.#live.values()];
     await settledWithin(running.map((j) => j.done), timeoutMs);
     const late = [...this.#live.values()];
@@ -174,7 +183,7 @@ export class JobRegistry {
     await settledWithin(late.map((j) => j.done), ABORT_WAIT_MS);
     for (const live of [...this.#live.values()]) await this.#settle(live, 'interrupted', null, `${INTERRUPTED} (it did not stop within ${ABORT_WAIT_MS / 1000} s of being told to)`);
     const interrupted = late.filter((j) => j.view.status === 'interrupted').map((j) => j.view.id);
-    return { finished: running.length - interrupted.length, interrupted };
+    return { finished: new Set([...endless, ...running]).size - interrupted.length, interrupted };
   }
 }
 

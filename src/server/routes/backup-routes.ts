@@ -29,6 +29,9 @@ export const backupRoutes: RouteGroup = (app, deps) => {
   app.openapi(route({ method: 'get', path: '/api/v1/backups/window', role: 'viewer', summary: 'the recoverability window of each database', tags, request: { query: DatabaseQuery } }),
     async (c) => (written() ? c.json(await dm.backups.window(c.req.valid('query').database), 200) : c.json([], 200)));
 
+  app.openapi(route({ method: 'get', path: '/api/v1/backups/captures', role: 'viewer', summary: 'the continuous log captures this service runs: status, position, covered-until time, lag, restarts, last error', tags }),
+    async (c) => c.json(dm.backups.captures.list(), 200));
+
   app.openapi(route({ method: 'post', path: '/api/v1/backups', role: 'operator', summary: 'take a backup (a job)', tags,
     request: body(z.object({ database: z.string().min(1).optional(), type: z.enum(['full', 'incremental', 'differential']).optional() })),
     response: { status: 202, schema: JobAccepted } }),

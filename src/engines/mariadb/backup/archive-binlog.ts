@@ -18,7 +18,16 @@ export interface BinlogArchiveResult {
   readonly current: string | undefined;
   /** Files the archive needed but the server no longer has (purged before they were archived): a gap. */
   readonly lost: readonly string[];
+  /** The newest binlog file and its size when the run looked (archived up to there unless the run was aborted). */
+  readonly end: { readonly file: string; readonly offset: number } | undefined;
 }
+
+/**
+ * Runs of archiveBinlog per repository in this process, chained: a backup's run and the continuous capture's must not
+ * cut the same bytes into different pieces (two overlapping pieces read as a hole). Another process archiving into
+ * the same repository at the same moment is not excluded (docs/mariadb-backups.md).
+ */
+const runs = new Map<string, Promise<unknown>>();
 
 /** Whether the server writes a binlog, and where (`@@log_bin_basename`); undefined when log_bin is off. */
 export async function binlogLocation(session: Connection): Promise<{ directory: string; basename: string; encrypted: boolean } | undefined> {
@@ -35,8 +44,19 @@ export async function binlogLocation(session: Connection): Promise<{ directory: 
  * A file the archive needs that the server has purged is reported in `lost` (the gap stays visible in window/verify).
  */
 export async function archiveBinlog(input: { session: Connection; repository: Repository; fromSeq: number; signal?: AbortSignal }): Promise<BinlogArchiveResult> {
+  const key = input.repository.storage.description;
+  const run = (runs.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => archiveOnce(input));
+  runs.set(key, run);
+  try {
+    return await run;
+  } finally {
+    if (runs.get(key) === run) runs.delete(key);
+  }
+}
+
+async function archiveOnce(input: { session: Connection; repository: Repository; fromSeq: number; signal?: AbortSignal }): Promise<BinlogArchiveResult> {
   const location = await binlogLocation(input.session);
-  if (!location) return { stored: [], bytes: 0, current: undefined, lost: [] };
+  if (!location) return { stored: [], bytes: 0, current: undefined, lost: [], end: undefined };
   if (location.encrypted) throw new MariadbBackupError('backup-failed', 'the server encrypts its binlog (encrypt_binlog=ON): datakeep cannot cut it at event boundaries; turn encrypt_binlog off (the repository encrypts what it stores) or archive the binlog another way');
   const logs = (await input.session.query<{ Log_name: string; File_size: number }[]>('SHOW BINARY LOGS')).map((r) => ({ name: r.Log_name, seq: seqOfBinlogFile(r.Log_name), size: Number(r.File_size) }));
   const byFile = piecesByFile(await input.repository.listWal());
@@ -66,7 +86,8 @@ export async function archiveBinlog(input: { session: Connection; repository: Re
     stored.push(...copied.names);
     bytes += copied.bytes;
   }
-  return { stored, bytes, current: logs.at(-1)?.name, lost };
+  const newest = logs.at(-1);
+  return { stored, bytes, current: newest?.name, lost, end: newest && { file: newest.name, offset: newest.size } };
 }
 
 /** Archives bytes [from, to) of one binlog file as pieces cut at event boundaries; the last is final when the file was rotated. */

@@ -81,7 +81,11 @@ export function archivedRun(byFile: ReadonlyMap<number, readonly BinlogPiece[]>,
     let offset = 0;
     let ended = false;
     for (const piece of list) {
-      if (piece.end <= offset) continue;
+      if (piece.end <= offset) {
+        // The empty final piece archiveBinlog stores for a file seen rotated only after its last bytes were archived.
+        if (piece.final && piece.start === offset) ended = true;
+        continue;
+      }
       if (piece.start !== offset) return { pieces: run, gap: { missing: `bytes ${offset}..${piece.start} of binlog file ${seq}`, laterPieces: later(seq, piece.start) } };
       run.push(piece);
       offset = piece.end;

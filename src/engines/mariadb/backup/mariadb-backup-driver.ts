@@ -14,6 +14,9 @@ import { drillMariadb } from './drill-mariadb.js';
 import { restoreMariadb } from './restore-mariadb.js';
 import { restoredServerArgs } from './restored-server.js';
 import { shellQuote } from '../../../util/shell-quote.js';
+import { continueBinlogArchive } from './continue-binlog-archive.js';
+import type { MariadbServerAccess } from './mariadb-server-access.js';
+import type { ResolvedDatabaseConfig } from '../../../config/database-config.js';
 
 /**
  * MariaDB's physical backups: mariadb-backup streamed into the repository (full, incremental against the parent's
@@ -25,7 +28,7 @@ export const mariadbBackupDriver: BackupDriver = {
   engine: ENGINE,
 
   async prepare({ adapter, config }: BackupSource): Promise<PreparedBackup> {
-    const access = { host: config.host, port: config.port, user: config.username ?? 'root', password: config.password };
+    const access = serverAccess(config);
     return {
       // datakeep itself writes everything into the repository (the server runs no archive command).
       repositoryOwner: undefined,
@@ -96,9 +99,14 @@ export const mariadbBackupDriver: BackupDriver = {
     return old.length;
   },
 
+  captureLog: (input) => continueBinlogArchive({ ...input, access: serverAccess(input.config) }),
+
   drill: (input) => drillMariadb({ kind: input.kind, target: input.target, checks: input.checks, restore: input.restore }),
 };
 
+function serverAccess(config: ResolvedDatabaseConfig): MariadbServerAccess {
+  return { host: config.host, port: config.port, user: config.username ?? 'root', password: config.password };
+}
 
 /** DESTINATION/restores, created enterable (0711) so that the server's OS user reaches its own restore beneath. */
 async function restoresDirectory(destination: string): Promise<string> {

@@ -21,6 +21,11 @@ export interface CaptureOplogOptions {
   readonly maxSliceBytes?: number;
   /** While tailing, a slice is written at least this often (default 10 s), bounding what a crash loses. */
   readonly maxSliceMs?: number;
+  /**
+   * Called after each slice is stored, and while tailing each time the cursor finds nothing new with nothing pending
+   * (then `caughtUpAt` is now: every entry the server had is stored).
+   */
+  readonly onProgress?: (progress: { last: OplogTime; slices: number; caughtUpAt: number | undefined }) => void;
 }
 
 export interface CaptureOplogResult {
@@ -87,6 +92,7 @@ export async function captureOplog(options: CaptureOplogOptions): Promise<Captur
     pending = [];
     pendingBytes = 0;
     sliceStarted = Date.now();
+    options.onProgress?.({ last, slices: slices.length, caughtUpAt: undefined });
   };
   try {
     for (;;) {
@@ -107,6 +113,7 @@ export async function captureOplog(options: CaptureOplogOptions): Promise<Captur
           first = true;
         }
         if (Date.now() - sliceStarted >= maxMs) await flush();
+        if (compareOplogTime(last, previous) === 0) options.onProgress?.({ last, slices: slices.length, caughtUpAt: Date.now() });
         continue;
       }
       const entry = BSON.deserialize(raw, { promoteValues: false, bsonRegExp: true });

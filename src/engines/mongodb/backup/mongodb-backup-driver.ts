@@ -8,6 +8,7 @@ import { redactUrlPasswords } from '../../../util/secrets.js';
 import { backupMongodb } from './backup-mongodb.js';
 import { openBackupClient } from './backup-client.js';
 import { chainFrom, listOplogSlices } from './oplog-chain.js';
+import { continueOplogCapture } from './continue-oplog-capture.js';
 import { decodeOplogSlice } from './oplog-slice.js';
 import { compareOplogTime, formatOplogTime, oplogTimeDate, parseOplogTime } from './oplog-timestamp.js';
 import { restoreMongodb } from './restore-mongodb.js';
@@ -106,6 +107,8 @@ export const mongodbBackupDriver: BackupDriver = {
     await repository.deleteWal(old);
     return old.length;
   },
+
+  captureLog: (input) => continueOplogCapture(input),
 
   async drill() {
     throw new CapabilityError('mongodb', 'restore drills', 'a drill restores into a scratch server, and datakeep starts none for MongoDB', 'Restore into a scratch database with restoreBackup(id, {target: {url, database}}) and check it');

@@ -5,6 +5,11 @@ import { redisFacts, storeSnapshot } from './snapshot-redis.js';
 import { StreamLog } from './stream-log.js';
 import { encodeSegment, segmentName } from './stream-segment.js';
 
+/** A stop waits until the link has been quiet this long, so that bytes already sent are stored. */
+const QUIET_MS = 200;
+/** ...but no longer than this under a steady stream. */
+const DRAIN_LIMIT_MS = 2000;
+
 export interface CaptureOptions {
   readonly endpoint: ReplicationEndpoint;
   readonly repository: Repository;
@@ -18,8 +23,10 @@ export interface CaptureOptions {
   readonly segmentMs?: number;
   /** A segment is written once it holds this many bytes (default 8 MiB); memory stays within about twice that. */
   readonly segmentBytes?: number;
-  /** Called after each segment is stored (its name), for progress displays and tests. */
-  readonly onSegment?: (name: string) => void;
+  /** Called after each segment is stored (its name; where it ends and when it was cut), for progress displays and tests. */
+  readonly onSegment?: (name: string, segment: { replid: string; end: number; coveredUntil: number }) => void;
+  /** Called when the master sent a new snapshot instead of continuing, once it is stored as a full backup. */
+  readonly onSnapshot?: (backupId: string, resynced: boolean, at: { replid: string; offset: number; consistentAt: Date }) => void;
 }
 
 export interface CaptureResult {
@@ -69,13 +76,14 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
       const first = taken[0]!;
       const last = taken.at(-1)!;
       const name = segmentName(first.at, replid, first.start, last.end);
-      const content = encodeSegment({ replid, start: first.start, end: last.end, coveredUntil: Date.now(), batches: taken.length }, taken);
+      const cut = Date.now();
+      const content = encodeSegment({ replid, start: first.start, end: last.end, coveredUntil: cut, batches: taken.length }, taken);
       flushing = flushing.then(async () => {
         if (storeFailure !== undefined) return;
         try {
           await repository.putWal(name, content);
           written += 1;
-          options.onSegment?.(name);
+          options.onSegment?.(name, { replid, end: last.end, coveredUntil: cut });
         } catch (error) {
           storeFailure = error;
           link.close();
@@ -86,7 +94,9 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
       void flushing.then(() => link.resume());
       return flushing;
     };
+    let lastArrival = 0;
     link.onBatch((batch) => {
+      lastArrival = Date.now();
       batches.push(batch);
       bytes += batch.bytes.length;
       if (bytes >= segmentBytes) void flush();
@@ -94,7 +104,11 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
     // Batches are taken (and segments written) while a new snapshot is still being stored: a link lost meanwhile
     // must not lose what arrived.
     let backupId: string | undefined;
-    if (start.kind === 'full') backupId = (await storeSnapshot({ repository, database, link, start, signal: options.signal })).backupId;
+    if (start.kind === 'full') {
+      // Not cut short by a stop: what arrived (the snapshot, and the stream after it) is stored first.
+      backupId = (await storeSnapshot({ repository, database, link, start })).backupId;
+      options.onSnapshot?.(backupId, position !== undefined, { replid: start.replid, offset: start.offset, consistentAt: start.at });
+    }
     const timer = setInterval(() => {
       if (batches.length > 0 && Date.now() - batches[0]!.at >= segmentMs) void flush();
     }, Math.max(50, Math.min(segmentMs, 1000) / 2));
@@ -110,6 +124,7 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
         throw error ?? new RedisBackupError('connection-failed', 'the replication link was closed');
       });
       ended = await Promise.race([stop, lost]);
+      await drain(() => lastArrival, () => link.offset);
     } finally {
       clearInterval(timer);
       await flush();
@@ -121,6 +136,20 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
     await flushing;
     link.close();
     throw error;
+  }
+}
+
+/**
+ * On a stop, reads what already reached the socket before the last segment is cut: on a busy machine the stop and the
+ * master's last bytes can be ready at the same moment, and closing first would drop bytes the master had sent. Waits
+ * until nothing has arrived for QUIET_MS (at least that long), at most DRAIN_LIMIT_MS under a steady stream.
+ */
+async function drain(lastArrival: () => number, offset: () => number): Promise<void> {
+  const stopAt = Date.now();
+  for (let seen = offset(); ; seen = offset()) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const quietSince = Math.max(lastArrival(), stopAt);
+    if ((offset() === seen && Date.now() - quietSince >= QUIET_MS) || Date.now() - stopAt >= DRAIN_LIMIT_MS) return;
   }
 }
 

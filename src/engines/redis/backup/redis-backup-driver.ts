@@ -1,6 +1,7 @@
 import type { BackupDriver, BackupSource, PreparedBackup } from '../../../backup/backup-driver.js';
 import type { RecoverabilityWindow } from '../../../backup/backup-types.js';
 import type { BackupSummary, Repository } from '../../../repository/repository-types.js';
+import { captureRedisStream } from './capture-redis-stream.js';
 import { drillRedis } from './drill-redis.js';
 import { ReplicationLink } from './replication-link.js';
 import { replicationEndpoint } from './replication-endpoint.js';
@@ -101,6 +102,23 @@ export const redisBackupDriver: BackupDriver = {
     const old = (await StreamLog.load(repository)).segments.filter((s) => s.firstAt < boundary.firstAt && (s.replid !== boundary.replid || s.end <= boundary.start));
     await repository.deleteWal(old.map((s) => s.name));
     return old.length;
+  },
+
+  async captureLog({ config, repository, database, intervalMs, signal, onProgress }) {
+    let stored = 0;
+    let note: string | undefined;
+    // Continues (PSYNC) from the newest position of the repository; a master that lost it sends a snapshot first.
+    await captureRedisStream({
+      endpoint: replicationEndpoint(config), repository, database, signal, segmentMs: intervalMs ?? 1000,
+      onSnapshot: (backupId, resynced, at) => {
+        note = resynced ? `the server could not continue the stream (restarted, or its backlog rolled over): its new snapshot is stored as full backup ${backupId}` : `no position in the repository yet: the server's snapshot is stored as full backup ${backupId}`;
+        onProgress({ position: `${at.replid}:${at.offset}`, coveredUntil: at.consistentAt, stored, note });
+      },
+      onSegment: (_name, segment) => {
+        stored += 1;
+        onProgress({ position: `${segment.replid}:${segment.end}`, coveredUntil: new Date(segment.coveredUntil), stored, note });
+      },
+    });
   },
 
   drill: (input) => drillRedis(input),

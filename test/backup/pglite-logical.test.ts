@@ -81,6 +81,15 @@ describe('PGlite (the embedded default) logical backups', () => {
     }
   });
 
+  it('a target time before the snapshot is refused before anything is written; one after it says what it restored', async () => {
+    const never = join(work, 'before-snapshot');
+    await assert.rejects(dm.restoreBackup(backupId, { destination: destination(), to: never, targetTime: new Date(Date.now() - 3_600_000) }), /targetTime: .* is before the snapshot of logical backup/);
+    assert.equal(existsSync(never), false, 'nothing written');
+    await assert.rejects(dm.restoreBackup(backupId, { destination: destination(), to: never, targetLsn: '0/1' }), /targetLsn: .* is logical/);
+    const later = await dm.restoreBackup(backupId, { destination: destination(), to: join(work, 'after-snapshot'), targetTime: '2999-01-01T00:00:00+05:30' });
+    assert.match(later.note ?? '', /restored to the snapshot instant .* the newest restorable instant at or before 2998-12-31T18:30:00.000Z/);
+  });
+
   it('drills into a scratch embedded database', async () => {
     const [report] = await dm.backups.drill({ destination: destination(), checks: { sql: 'SELECT count(*) = 100 FROM links' } });
     assert.equal(report!.ok, true, JSON.stringify(report));

@@ -1,3 +1,4 @@
+import { parseRecoveryTime } from '../../../config/recovery-time.js';
 import type { RestoreRequest } from '../../../backup/backup-driver.js';
 import type { RecoverabilityWindow, RestoreResult } from '../../../backup/backup-types.js';
 import type { BackupSummary, Repository } from '../../../repository/repository-types.js';
@@ -48,6 +49,22 @@ export async function restoreLogicalRequest(request: RestoreRequest, summary: Ba
   for (const [name, given] of [['targetTimeline', options.targetTimeline], ['start', options.start], ['archiveTo', options.archiveTo], ['port', options.port]] as const) {
     if (given !== undefined) throw new PostgresBackupError('target-unreachable', `${name}: backup ${summary.backupId} is logical: it restores into a live database (target) at its snapshot instant, with no server to start or WAL to replay; leave ${name} out`);
   }
+  // A snapshot restores to its own instant only. A target it cannot honour is refused before anything is written:
+  // restoring the snapshot anyway would hand back rows committed after the instant asked for. A target after the
+  // snapshot restores the snapshot, the newest restorable instant at or before it, and the note says so.
+  for (const [name, given] of [['targetLsn', options.targetLsn], ['targetName', options.targetName]] as const) {
+    if (given !== undefined) throw new PostgresBackupError('target-unreachable', `${name}: backup ${summary.backupId} is logical: it has no WAL, only its snapshot instant; leave ${name} out`);
+  }
+  const snapshotAt = typeof summary.metadata.snapshotTime === 'string' ? summary.metadata.snapshotTime : undefined;
+  let targetNote: string | undefined;
+  if (options.targetTime !== undefined && snapshotAt !== undefined) {
+    const asked = parseRecoveryTime(options.targetTime);
+    const snapshotMicros = BigInt(new Date(snapshotAt).getTime()) * 1000n;
+    if (asked.epochMicros < snapshotMicros) {
+      throw new PostgresBackupError('target-unreachable', `targetTime: ${asked.iso} is before the snapshot of logical backup ${summary.backupId} (${snapshotAt}), and a logical backup restores to its snapshot instant only; give a backup taken before ${asked.iso}, or leave targetTime out`);
+    }
+    targetNote = `restored to the snapshot instant ${snapshotAt}, the newest restorable instant at or before ${asked.iso} (a logical backup has no log to replay)`;
+  }
   let description = '';
   const openTarget = async () => {
     const target = await openLogicalTarget({ target: options.target, to: options.to, destination: request.destination, database: request.database, workers: options.workers });
@@ -56,7 +73,7 @@ export async function restoreLogicalRequest(request: RestoreRequest, summary: Ba
   };
   const result = await restoreLogical({ repository: request.repository, backupId: summary.backupId, openTarget, tables: options.tables, signal: options.signal, onProgress: options.onProgress });
   return {
-    backupId: summary.backupId, note: result.notes.length ? result.notes.join('; ') : undefined, database: request.database, to: description,
+    backupId: summary.backupId, note: [...(targetNote ? [targetNote] : []), ...result.notes].join('; ') || undefined, database: request.database, to: description,
     timeline: 1, target: result.snapshotTime, started: true, walSegmentsChecked: 0, recoverySettings: [], startCommand: '', tables: result.tables,
   };
 }

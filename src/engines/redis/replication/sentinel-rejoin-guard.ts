@@ -1,4 +1,5 @@
 import type { ResolvedDatabaseConfig } from '../../../config/database-config.js';
+import { ReplicationError } from '../../../errors/index.js';
 import type { FenceResult, ReplicationNode } from '../../../replication/replication-part.js';
 import { fenceRedis } from './redis-fence.js';
 import { describe, withRedisNode, type RedisEndpoint } from './redis-node-connection.js';
@@ -25,6 +26,10 @@ export interface RejoinGuardOptions {
  * that window: when Sentinel announces that a replica it knows is back (-sdown slave), and that node reports itself a
  * master while the Sentinels name another, healthy, master, it is fenced at once (REPLICAOF the current master,
  * clients disconnected, CONFIG REWRITE).
+ *
+ * A master the Sentinels replaced while it was alive (a pause or a stall longer than down-after, as a loaded machine
+ * gives) is the same danger without a restart: it never goes -sdown as a slave, so the guard also looks at the old
+ * master of every +switch-master. There an old master that does not answer is the usual case (it died), not an error.
  */
 export class SentinelRejoinGuard {
   readonly #watcher: SentinelWatcher;
@@ -38,13 +43,18 @@ export class SentinelRejoinGuard {
     // client connections, which would include a second check's).
     const inFlight = new Set<string>();
     const onEvent = (event: SentinelEvent) => {
-      if (event.type !== '-sdown' || event.instance?.kind !== 'slave') return;
-      const { host, port } = event.instance;
-      const key = `${host}:${port}`;
+      const returned = event.type === '-sdown' && event.instance?.kind === 'slave' ? event.instance : undefined;
+      const replaced = event.type === '+switch-master' ? event.oldMaster : undefined;
+      const target = returned ?? replaced;
+      if (!target) return;
+      const key = `${target.host}:${target.port}`;
       if (inFlight.has(key)) return;
       inFlight.add(key);
-      fenceIfMaster(options, host, port)
-        .catch((error: unknown) => options.onError?.(error instanceof Error ? error : new Error(describe(error))))
+      fenceIfMaster(options, target.host, target.port)
+        .catch((error: unknown) => {
+          if (replaced && error instanceof ReplicationError && (error.reason === 'unreachable' || error.reason === 'timeout')) return;
+          options.onError?.(error instanceof Error ? error : new Error(describe(error)));
+        })
         .finally(() => inFlight.delete(key));
     };
     return new SentinelRejoinGuard(await SentinelWatcher.start(options.sentinels, options.masterName, onEvent, { timeoutMs: options.timeoutMs }));

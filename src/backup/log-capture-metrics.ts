@@ -28,7 +28,10 @@ export class LogCaptureMetrics {
       },
     });
     const seconds = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso) / 1000);
-    gauge('datakeep_backup_log_capture_up', '1 while the continuous log capture of the database runs, 0 while it waits to start again after a failure', (s) => (s.status === 'running' ? 1 : 0));
+    // A capture on standby (another process holds it) has no `up` series here: with two instances, alert on
+    // max by (database_id) of up, which the holder's instance reports.
+    gauge('datakeep_backup_log_capture_up', '1 while the continuous log capture of the database runs, 0 while it waits to start again after a failure', (s) => (s.status === 'standby' ? undefined : s.status === 'running' ? 1 : 0));
+    gauge('datakeep_backup_log_capture_standby', '1 while another process captures the database\'s log into the same repository and this one stands by to take over', (s) => (s.status === 'standby' ? 1 : 0));
     gauge('datakeep_backup_log_capture_lag_seconds', 'Seconds between now and the instant up to which the database\'s writes are stored by the log capture', (s) => s.lagSeconds);
     gauge('datakeep_backup_log_capture_covered_until_timestamp_seconds', 'The instant up to which the database\'s writes are stored by the log capture (seconds since the epoch)', (s) => seconds(s.coveredUntil));
     gauge('datakeep_backup_log_capture_last_error_timestamp_seconds', 'When the log capture of the database last failed (seconds since the epoch)', (s) => seconds(s.lastError?.at));

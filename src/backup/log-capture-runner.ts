@@ -1,3 +1,4 @@
+import { LockError } from '../errors/index.js';
 import { sleep } from '../resilience/backoff.js';
 import type { Logger } from '../util/logger.js';
 import { redactUrlPasswords } from '../util/secrets.js';
@@ -7,13 +8,19 @@ import type { LogCaptureProgress } from './log-capture-types.js';
 const FIRST_BACKOFF_MS = 1000;
 /** A run that lasted this long was healthy: the next failure waits the first backoff again. */
 const HEALTHY_RUN_MS = 60_000;
+/** How often a capture on standby looks whether the process that holds the capture is gone. */
+const STANDBY_POLL_MS = 5_000;
 
 /** One database's continuous log capture, as the service's API, its metrics and the CLI show it. */
 export interface LogCaptureState {
   readonly database: string;
   readonly engine: string;
-  /** running: a capture is connected or connecting; retrying: the last run failed and the next starts at `nextAttemptAt`; stopped. */
-  readonly status: 'running' | 'retrying' | 'stopped';
+  /**
+   * running: a capture is connected or connecting; retrying: the last run failed and the next starts at `nextAttemptAt`;
+   * standby: another process captures this database into the same repository (`note` names it), and this one takes
+   * over when that one stops or dies; stopped.
+   */
+  readonly status: 'running' | 'retrying' | 'standby' | 'stopped';
   readonly startedAt: string;
   /** The newest position stored (engine's notation) and the instant up to which the server's writes are stored. */
   readonly position: string | undefined;
@@ -32,11 +39,17 @@ export interface LogCaptureState {
 export interface LogCaptureRunnerOptions {
   readonly database: string;
   readonly engine: string;
-  /** One capture run: resolves when `signal` aborts, throws when it cannot go on. */
-  readonly run: (signal: AbortSignal, onProgress: (progress: LogCaptureProgress) => void) => Promise<void>;
+  /**
+   * One capture run: resolves when `signal` aborts, throws when it cannot go on (LockError 'timeout': another process
+   * holds the capture, which puts this one on standby). It calls `onHolding` once it holds the capture, before
+   * connecting.
+   */
+  readonly run: (signal: AbortSignal, onProgress: (progress: LogCaptureProgress) => void, onHolding: () => void) => Promise<void>;
   readonly logger: Logger;
   /** The longest wait between failed runs (default 60 s). */
   readonly maxBackoffMs?: number;
+  /** How often a capture on standby tries to take over (default 5 s). */
+  readonly standbyPollMs?: number;
   /** Called after every change of state (progress, failure, stop). */
   readonly onState?: (state: LogCaptureState) => void;
 }
@@ -85,18 +98,32 @@ export class LogCaptureRunner {
     while (!signal.aborted) {
       const began = Date.now();
       let storedBefore = 0;
-      this.#set({ status: 'running', nextAttemptAt: undefined });
+      this.#set({ status: this.#state.status === 'standby' ? 'standby' : 'running', nextAttemptAt: undefined });
       try {
         await this.#options.run(signal, (p) => {
           if (p.stored < storedBefore) storedBefore = 0;
           this.#coveredMs = p.coveredUntil.getTime();
           this.#set({ position: p.position, coveredUntil: p.coveredUntil.toISOString(), stored: this.#state.stored + (p.stored - storedBefore), note: p.note ?? this.#state.note });
           storedBefore = p.stored;
+        }, () => {
+          if (this.#state.status !== 'standby') return;
+          this.#options.logger.log('info', `log capture of ${this.#options.database}: taking over (the other process stopped)`, { operation: 'backup.capture', database: this.#options.database });
+          this.#set({ status: 'running', note: undefined });
         });
         if (signal.aborted) break;
         throw new Error('the capture ended without being stopped');
       } catch (error) {
         const message = redactUrlPasswords((error as Error)?.message ?? String(error));
+        if (error instanceof LockError && error.reason === 'timeout' && !signal.aborted) {
+          // Not a failure: another process holds this database's capture. Said once, then polled quietly.
+          if (this.#state.status !== 'standby') this.#options.logger.log('info', `${message} (on standby)`, { operation: 'backup.capture', database: this.#options.database });
+          const wait = this.#options.standbyPollMs ?? STANDBY_POLL_MS;
+          failures = 0;
+          const held = message.startsWith(`${error.resource}: `) ? message.slice(error.resource.length + 2) : message;
+          this.#set({ status: 'standby', note: held, nextAttemptAt: new Date(Date.now() + wait).toISOString() });
+          await sleep(wait, signal);
+          continue;
+        }
         if (signal.aborted) {
           // A stop that could not store everything is said, never swallowed.
           this.#set({ lastError: { message, at: new Date().toISOString() } });

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { DatakeepContext } from '../datakeep-context.js';
 import { enginesWith } from '../engines/engine-registry.js';
-import { ConfigurationError } from '../errors/index.js';
+import { ConfigurationError, LockError, RepositoryError } from '../errors/index.js';
+import type { Repository, RepositoryLease } from '../repository/repository-types.js';
 import type { Logger } from '../util/logger.js';
 import { logCaptureSetting } from './backup-config.js';
 import { backupTargets } from './backup-drivers.js';
@@ -76,11 +77,18 @@ export class LogCaptures {
     const intervalMs = options.intervalMs ?? logCaptureSetting(section).intervalMs;
     const runner = new LogCaptureRunner({
       database, engine: driver.engine, logger: this.logger(), maxBackoffMs: options.maxBackoffMs, onState: options.onState,
-      run: async (signal, onProgress) => {
+      run: async (signal, onProgress, onHolding) => {
         // Opened per run: a repository that was unreachable (a mount that came back) is found again.
         const repository = await this.repositories.openOrInit(path, passphrase, { workers: 1, compression: section?.compression ?? true, owner: undefined });
         try {
-          await driver.captureLog!({ adapter, config, repository, database, intervalMs, signal, onProgress });
+          const lease = await captureLease(repository, database);
+          onHolding();
+          try {
+            await driver.captureLog!({ adapter, config, repository, database, intervalMs, signal: AbortSignal.any([signal, lease.lost]), onProgress });
+            if (lease.lost.aborted) throw lease.lost.reason;
+          } finally {
+            await lease.release();
+          }
         } finally {
           await repository.close?.();
         }
@@ -101,8 +109,24 @@ export class LogCaptures {
     }
   }
 
-  /** The captures running in this process. */
+  /** The captures running (or standing by) in this process. */
   list(): LogCaptureState[] {
     return [...this.#running.values()].map((r) => r.state);
+  }
+}
+
+/**
+ * The database's capture lease in its repository: two processes capturing one database (two service instances, the
+ * service and `datakeep backup capture`) would store the same stretch of the log twice, cut differently, which reads
+ * as a gap. One try: a holder that is alive puts this capture on standby (LockError 'timeout', naming it); one that
+ * died on this host is taken over at once, one on another host once its heartbeat is a minute old.
+ */
+async function captureLease(repository: Repository, database: string): Promise<RepositoryLease> {
+  try {
+    return await repository.lease('log-capture', `log capture of ${database}`, { timeoutMs: 0 });
+  } catch (error) {
+    if (!(error instanceof RepositoryError) || error.reason !== 'lock-timeout') throw error;
+    const held = error.holder ? `pid ${error.holder.pid} on ${error.holder.host} captures it since ${error.holder.since}` : 'another process captures it';
+    throw new LockError('timeout', `log capture of ${database}`, `${held}; this one takes over when that one stops`, { cause: error });
   }
 }

@@ -56,7 +56,8 @@ async function capture(ctx: CommandContext, flags: CaptureFlags, arg: string | u
           signal: controller.signal,
           onState: (s) => {
             const changed = !shown || shown.status !== s.status || shown.note !== s.note || shown.error !== s.lastError?.at;
-            if (!changed && Date.now() - shown!.at < LINE_EVERY_MS) return;
+            // Standing by changes nothing worth a line until it takes over.
+            if (!changed && (s.status === 'standby' || Date.now() - shown!.at < LINE_EVERY_MS)) return;
             shown = { at: Date.now(), status: s.status, note: s.note, error: s.lastError?.at };
             ctx.io.err(describe(s, changed));
           },
@@ -75,6 +76,7 @@ async function capture(ctx: CommandContext, flags: CaptureFlags, arg: string | u
 
 function describe(s: LogCaptureState, changed: boolean): string {
   const time = new Date().toISOString().slice(11, 19);
+  if (s.status === 'standby') return `${time} ${s.database}: standby: ${s.note ?? 'another process captures it'}`;
   if (s.status === 'retrying') return `${time} ${s.database}: failed: ${s.lastError?.message ?? 'unknown error'}; starting again at ${s.nextAttemptAt?.slice(11, 19)}`;
   const where = s.position === undefined ? 'connecting' : `${s.stored} piece(s) stored, at ${s.position}, covered until ${s.coveredUntil?.slice(11, 19)} (lag ${s.lagSeconds?.toFixed(1)} s)`;
   return `${time} ${s.database}: ${s.status}: ${where}${changed && s.note ? `; ${s.note}` : ''}`;

@@ -18,10 +18,13 @@ export class RepositoryError extends DatakeepError {
   readonly reason: RepositoryErrorReason;
   /** The repository object (storage key, backup id or WAL name) concerned, when there is one. */
   readonly object: string | undefined;
+  /** lock-timeout: who holds the lock (process, host, what for, since when). */
+  readonly holder: { readonly pid: number; readonly host: string; readonly purpose: string; readonly since: string } | undefined;
 
-  constructor(reason: RepositoryErrorReason, message: string, options: { object?: string; cause?: unknown } = {}) {
+  constructor(reason: RepositoryErrorReason, message: string, options: { object?: string; cause?: unknown; holder?: RepositoryError['holder'] } = {}) {
     super('DK_REPOSITORY', message, options);
     this.reason = reason;
     this.object = options.object;
+    this.holder = options.holder;
   }
 }

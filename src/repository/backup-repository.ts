@@ -25,6 +25,7 @@ import type {
   ManifestFileEntry,
   PruneResult,
   Repository,
+  RepositoryLease,
   RepositoryLock,
   RepositoryStorage,
   VerifyReport,
@@ -204,6 +205,11 @@ export class BackupRepository implements Repository {
         await lock.release();
       },
     };
+  }
+
+  lease(name: string, purpose: string, options: { timeoutMs?: number; staleAfterMs?: number } = {}): Promise<RepositoryLease> {
+    this.#assertOpen();
+    return this.#locks.lease(name, purpose, options);
   }
 
   async addPassphrase(newPassphrase: string): Promise<void> {

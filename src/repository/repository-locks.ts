@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RepositoryError } from '../errors/repository-error.js';
-import type { RepositoryLock, RepositoryStorage } from './repository-types.js';
+import type { RepositoryLease, RepositoryLock, RepositoryStorage } from './repository-types.js';
 
 /** Content of a lock file under `locks/`. */
 export interface LockInfo {
-  readonly mode: 'shared' | 'exclusive';
+  readonly mode: 'shared' | 'exclusive' | 'lease';
   readonly pid: number;
   readonly host: string;
   readonly purpose: string;
@@ -95,6 +95,55 @@ export class RepositoryLocks {
     };
   }
 
+  /**
+   * A named lease (`locks/lease-NAME`), created with putIfAbsent like the exclusive lock but independent of the
+   * shared/exclusive pair: it orders processes doing the same task, not backups against prune. Its heartbeat checks
+   * that the object still names this holder before renewing it; if another process replaced it, `lost` aborts and the
+   * heartbeat stops, and release() leaves the other's object alone.
+   */
+  async lease(name: string, purpose: string, options: { timeoutMs?: number; staleAfterMs?: number } = {}): Promise<RepositoryLease> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,99}$/.test(name)) throw new RepositoryError('invalid-argument', `lease name ${JSON.stringify(name)} is invalid: use letters, digits and dashes`);
+    const key = `locks/lease-${name}`;
+    const staleAfterMs = options.staleAfterMs ?? 60_000;
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    const acquiredAt = new Date().toISOString();
+    const info = (): LockInfo => ({ mode: 'lease', pid: process.pid, host: this.#host, purpose, acquiredAt, heartbeatAt: new Date().toISOString() });
+    for (;;) {
+      if (await this.#storage.putIfAbsent(key, encode(info()))) break;
+      const holder = await this.#read(key);
+      if (holder === undefined || this.#isStale(holder, staleAfterMs)) {
+        await this.#removeIfUnchanged(key, holder);
+        continue;
+      }
+      await this.#waitOrFail(deadline, holder, `"${name}" lease`);
+    }
+    const mine = (held: LockInfo | undefined) => held !== undefined && held.pid === process.pid && held.host === this.#host && held.acquiredAt === acquiredAt;
+    const lost = new AbortController();
+    // A third of the staleness limit: two heartbeats may be late before another process may take the lease over.
+    const timer = setInterval(() => {
+      void (async () => {
+        if (!mine(await this.#read(key))) {
+          clearInterval(timer);
+          lost.abort(new RepositoryError('lock-timeout', `the "${name}" lease was taken over by another process (this one's heartbeat was over ${staleAfterMs} ms old)`));
+          return;
+        }
+        await this.#storage.put(key, encode(info()));
+      })().catch(() => undefined);
+    }, Math.max(100, Math.floor(staleAfterMs / 3)));
+    timer.unref();
+    let released = false;
+    return {
+      name,
+      lost: lost.signal,
+      release: async () => {
+        if (released) return;
+        released = true;
+        clearInterval(timer);
+        if (mine(await this.#read(key))) await this.#storage.delete(key);
+      },
+    };
+  }
+
   /** Live holders of the given mode (stale ones are removed on the way). */
   async #liveHolders(mode: 'shared' | 'exclusive'): Promise<LockInfo[]> {
     const live: LockInfo[] = [];
@@ -108,8 +157,8 @@ export class RepositoryLocks {
     return live;
   }
 
-  #isStale(holder: LockInfo): boolean {
-    if (Date.now() - Date.parse(holder.heartbeatAt) > this.#timings.staleAfterMs) return true;
+  #isStale(holder: LockInfo, staleAfterMs = this.#timings.staleAfterMs): boolean {
+    if (Date.now() - Date.parse(holder.heartbeatAt) > staleAfterMs) return true;
     if (holder.host !== this.#host) return false;
     try {
       process.kill(holder.pid, 0);
@@ -136,7 +185,9 @@ export class RepositoryLocks {
 
   async #waitOrFail(deadline: number, holder: LockInfo, wanted: string): Promise<void> {
     if (Date.now() >= deadline) {
-      throw new RepositoryError('lock-timeout', `could not take the ${wanted} repository lock: a ${holder.mode} lock is held by pid ${holder.pid} on ${holder.host} for "${holder.purpose}" since ${holder.acquiredAt}; wait for it to finish or raise timeoutMs (a lock of a dead process is taken over automatically)`);
+      throw new RepositoryError('lock-timeout', `could not take the ${wanted} repository lock: a ${holder.mode} lock is held by pid ${holder.pid} on ${holder.host} for "${holder.purpose}" since ${holder.acquiredAt}; wait for it to finish or raise timeoutMs (a lock of a dead process is taken over automatically)`, {
+        holder: { pid: holder.pid, host: holder.host, purpose: holder.purpose, since: holder.acquiredAt },
+      });
     }
     await sleep(Math.min(this.#timings.pollMs, Math.max(1, deadline - Date.now())));
   }

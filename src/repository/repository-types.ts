@@ -127,6 +127,17 @@ export interface RepositoryLock {
   release(): Promise<void>;
 }
 
+/**
+ * A named lease on one task of the repository (a database's log capture, MariaDB binlog archiving) that at most one
+ * process may do at a time. `lost` aborts if another process took the lease over (it judged this holder stale: its
+ * heartbeat was older than the lease's staleness limit), so the holder stops instead of working beside the new one.
+ */
+export interface RepositoryLease {
+  readonly name: string;
+  readonly lost: AbortSignal;
+  release(): Promise<void>;
+}
+
 export interface PruneResult {
   readonly chunksRemoved: number;
   readonly bytesReclaimed: number;
@@ -159,6 +170,12 @@ export interface Repository {
   /** Deletes chunks no completed backup references (and leftovers of interrupted backups). Needs the exclusive lock. */
   prune(options?: { dryRun?: boolean }): Promise<PruneResult>;
   lock(mode: 'shared' | 'exclusive', purpose: string, options?: { timeoutMs?: number }): Promise<RepositoryLock>;
+  /**
+   * Takes the lease `name` (letters, digits, dashes), waiting up to `timeoutMs` (0: one try) for another holder to
+   * release it; RepositoryError('lock-timeout') names that holder. A holder that died on this host is taken over at
+   * once; one on another host once its heartbeat is older than `staleAfterMs` (default 60 s).
+   */
+  lease(name: string, purpose: string, options?: { timeoutMs?: number; staleAfterMs?: number }): Promise<RepositoryLease>;
   addPassphrase(newPassphrase: string): Promise<void>;
   /** Stops the repository's worker threads (idempotent). Added after the first agreement, hence optional; the
    * filesystem repository always has it, and idle workers never keep the process alive either way. */

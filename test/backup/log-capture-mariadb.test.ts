@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DataManager } from '../../src/index.js';
-import { stopRestoredServer } from '../../src/engines/mariadb/backup/index.js';
+import { archiveBinlog, stopRestoredServer } from '../../src/engines/mariadb/backup/index.js';
+import { seqOfBinlogFile } from '../../src/engines/mariadb/backup/binlog-pieces.js';
+import { openRepository } from '../../src/repository/index.js';
+import { holdRepositoryLeaseInChild } from '../support/lock-holder-process.js';
 import { freePort } from '../support/free-port.js';
 import { CaptureWatch } from '../support/log-capture-watch.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
@@ -86,5 +89,34 @@ describe('MariaDB continuous binlog capture across a server kill and restart', (
     await dm.restoreBackup(undefined, { destination, passphraseFile, to: restored, targetTime: target.toISOString(), start: { port } });
     const rows = await sql(server, 'SELECT batch, COUNT(*) AS n FROM app.stamps GROUP BY batch ORDER BY batch', port) as { batch: string; n: number }[];
     assert.deepEqual(rows.map((r) => [r.batch, Number(r.n)]), [['A', 100], ['P', 100]]);
+  });
+
+  it('binlog archiving waits while another process archives into the same repository (its lease), and goes on at once when that process is killed', async () => {
+    const path = join(destination, 'app');
+    const passphrase = readFileSync(passphraseFile, 'utf8').trim();
+    const holder = await holdRepositoryLeaseInChild(path, passphrase, 'mariadb-binlog');
+    const repository = await openRepository(path, { passphrase, workers: 0 });
+    const session = await server.connect();
+    try {
+      await sql(server, "INSERT INTO app.stamps (batch) SELECT 'D' FROM app.seq_1_to_100");
+      const piecesBefore = (await repository.listWal()).length;
+      const [first] = await session.query<{ Log_name: string }[]>('SHOW BINARY LOGS');
+      let settled = false;
+      const run = archiveBinlog({ session, repository, fromSeq: seqOfBinlogFile(first!.Log_name) }).finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(settled, false, 'a run started while another process holds the lease waits for it');
+      assert.equal((await repository.listWal()).length, piecesBefore, 'and stores nothing meanwhile');
+      const killedAt = Date.now();
+      await holder.kill();
+      const result = await run;
+      assert.ok(result.stored.length > 0, `the run stored the new rows once the holder was gone: ${JSON.stringify(result)}`);
+      assert.ok(Date.now() - killedAt < 15_000, 'the lease of a killed process is taken over without waiting for its heartbeat to age');
+    } finally {
+      await holder.kill();
+      await session.end();
+      await repository.close();
+    }
+    const [window] = await dm.backups.window('app', { destination, passphraseFile });
+    assert.equal(window!.firstMissingWal, undefined, JSON.stringify(window));
   });
 });

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Row } from '../../adapters/database-adapter.js';
-import { sliceQuery, type LogicalSession, type LogicalSnapshot, type LogicalTarget, type TableCopy } from '../postgres/logical/logical-session.js';
+import { sliceQuery, type CopyOutStream, type LogicalSession, type LogicalSnapshot, type LogicalTarget, type TableCopy } from '../postgres/logical/logical-session.js';
 import { ProcessDirLock } from '../../util/process-dir-lock.js';
 
 /** Pages per COPY slice: PGlite hands COPY data over as a whole Blob, so a table goes out in slices of ~8 MiB. */
@@ -22,7 +22,7 @@ export function pgliteLogicalSession(db: PGlite): LogicalSession {
     script: async (sql) => {
       await db.exec(sql);
     },
-    copyOut: (table: TableCopy) => Readable.from(slices(db, table)),
+    copyOut: (table: TableCopy, onBytes?: (bytes: number) => void) => pgliteCopyOut(db, table, onBytes),
     copyIn: async (table: TableCopy, rows: Readable) => {
       const load = async (text: Buffer) => {
         await db.query(`COPY ${table.name} (${table.columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([new Uint8Array(text)]) });
@@ -45,7 +45,14 @@ export function pgliteLogicalSession(db: PGlite): LogicalSession {
   };
 }
 
-async function* slices(db: PGlite, table: TableCopy): AsyncGenerator<Buffer> {
+/** The slices as one stream; its row count is the sum of what each slice's COPY reported, known at the end. */
+function pgliteCopyOut(db: PGlite, table: TableCopy, onBytes: ((bytes: number) => void) | undefined): CopyOutStream {
+  const count = { rows: 0, done: false };
+  const stream = Readable.from(slices(db, table, count, onBytes));
+  return Object.defineProperty(stream, 'rowCount', { get: () => (count.done ? count.rows : undefined) }) as CopyOutStream;
+}
+
+async function* slices(db: PGlite, table: TableCopy, count: { rows: number; done: boolean }, onBytes: ((bytes: number) => void) | undefined): AsyncGenerator<Buffer> {
   const start = table.slice?.from ?? 0;
   const end = table.slice ? table.slice.to : undefined;
   // The last slice is open-ended unless the table's slice ends: rows past the page count read at the snapshot are not lost.
@@ -54,8 +61,15 @@ async function* slices(db: PGlite, table: TableCopy): AsyncGenerator<Buffer> {
     const last = end === undefined ? stop >= table.pages : stop >= end;
     const to = last ? end : stop;
     const result = await db.query(`COPY (${sliceQuery(table, { from: first, to })}) TO '/dev/blob'`);
-    if (result.blob && result.blob.size > 0) yield Buffer.from(await result.blob.arrayBuffer());
-    if (last) return;
+    count.rows += result.affectedRows ?? 0;
+    if (result.blob && result.blob.size > 0) {
+      onBytes?.(result.blob.size);
+      yield Buffer.from(await result.blob.arrayBuffer());
+    }
+    if (last) {
+      count.done = true;
+      return;
+    }
   }
 }
 

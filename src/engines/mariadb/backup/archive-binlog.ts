@@ -24,10 +24,13 @@ export interface BinlogArchiveResult {
 
 /**
  * Runs of archiveBinlog per repository in this process, chained: a backup's run and the continuous capture's must not
- * cut the same bytes into different pieces (two overlapping pieces read as a hole). Another process archiving into
- * the same repository at the same moment is not excluded (docs/mariadb-backups.md).
+ * cut the same bytes into different pieces (two overlapping pieces read as a hole). Across processes (a
+ * `datakeep backup create` beside the service's capture) the repository's "mariadb-binlog" lease does the same.
  */
 const runs = new Map<string, Promise<unknown>>();
+
+/** How long a run waits for another process's run to finish: one run copies at most what was written since the last. */
+const LEASE_WAIT_MS = 5 * 60_000;
 
 /** Whether the server writes a binlog, and where (`@@log_bin_basename`); undefined when log_bin is off. */
 export async function binlogLocation(session: Connection): Promise<{ directory: string; basename: string; encrypted: boolean } | undefined> {
@@ -45,7 +48,14 @@ export async function binlogLocation(session: Connection): Promise<{ directory: 
  */
 export async function archiveBinlog(input: { session: Connection; repository: Repository; fromSeq: number; signal?: AbortSignal }): Promise<BinlogArchiveResult> {
   const key = input.repository.storage.description;
-  const run = (runs.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => archiveOnce(input));
+  const run = (runs.get(key) ?? Promise.resolve()).catch(() => undefined).then(async () => {
+    const lease = await input.repository.lease('mariadb-binlog', 'archive the MariaDB binlog', { timeoutMs: LEASE_WAIT_MS });
+    try {
+      return await archiveOnce({ ...input, signal: input.signal ? AbortSignal.any([input.signal, lease.lost]) : lease.lost });
+    } finally {
+      await lease.release();
+    }
+  });
   runs.set(key, run);
   try {
     return await run;

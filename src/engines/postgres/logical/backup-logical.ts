@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { DatakeepError } from '../../../errors/index.js';
 import type { BackupProgress } from '../../../backup/backup-types.js';
 import type { Repository } from '../../../repository/repository-types.js';
@@ -63,11 +63,13 @@ export async function backupLogical(options: LogicalBackupOptions): Promise<Logi
     progress.filesTotal = pieces.length + 1;
     await runParallel([...pieces].sort((a, b) => sliceSize(b) - sliceSize(a)), open.workers, async ({ table, slice, file }) => {
       await open.worker(async (session) => {
-        const counted = countRows(table, (bytes) => {
+        const rows = session.copyOut(slice ? { ...table, slice } : table, (bytes) => {
           progress.bytesDone += bytes;
           report();
         });
-        await writer.addFile(file, session.copyOut(slice ? { ...table, slice } : table).pipe(counted), { size: sliceSize({ table, slice }) * 8192, mtimeMs: Date.parse(open.time), mode: 0o600 });
+        await writer.addFile(file, rows, { size: sliceSize({ table, slice }) * 8192, mtimeMs: Date.parse(open.time), mode: 0o600 });
+        if (rows.rowCount === undefined) throw new PostgresBackupError('backup-failed', `COPY of ${table.name} ended without reporting its row count`);
+        table.rows = (table.rows ?? 0) + rows.rowCount;
       });
       progress.filesDone++;
       report();
@@ -119,22 +121,6 @@ function sliceTable(pages: number, workers: number): ({ from: number; to: number
 
 function sliceSize({ table, slice }: { table: LogicalTable; slice: { from: number; to: number | undefined } | undefined }): number {
   return slice ? (slice.to ?? table.pages) - slice.from : table.pages;
-}
-
-/** Counts rows (newlines of COPY text: a newline inside a value is escaped as \n) and bytes as they pass. */
-function countRows(table: LogicalTable, onBytes: (bytes: number) => void): Transform {
-  let rows = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
-      onBytes(chunk.length);
-      callback(null, chunk);
-    },
-    flush(callback) {
-      table.rows = (table.rows ?? 0) + rows;
-      callback();
-    },
-  });
 }
 
 async function writeSchema(writer: { addFile: (path: string, content: Readable, meta: { size: number; mtimeMs: number; mode: number }) => Promise<unknown> }, schema: LogicalSchema, time: string): Promise<void> {

@@ -19,13 +19,25 @@ export function sliceQuery(table: TableCopy, slice: { from: number; to: number |
   return `SELECT ${table.columns.join(', ')} FROM ${table.name} WHERE ctid >= '(${slice.from},0)'::tid${upper}`;
 }
 
+/**
+ * A table's rows leaving by COPY. `rowCount` is what the database reported in COPY's command tag, known once the
+ * stream has ended: counting newlines as the text passes cost a stream stage and a scan of every byte on the thread
+ * that also reads the socket.
+ */
+export interface CopyOutStream extends Readable {
+  readonly rowCount: number | undefined;
+}
+
 /** A session of the source or the target: SQL, and COPY in PostgreSQL's text format. */
 export interface LogicalSession {
   query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Several statements, as written. */
   script(sql: string): Promise<void>;
-  /** The table's rows in COPY text format, streamed (never the whole table in memory). */
-  copyOut(table: TableCopy): Readable;
+  /**
+   * The table's rows in COPY text format, streamed (never the whole table in memory); `onBytes` hears of them as they
+   * leave, in pieces of some hundred KiB.
+   */
+  copyOut(table: TableCopy, onBytes?: (bytes: number) => void): CopyOutStream;
   /** Loads rows in COPY text format; resolves once the database has accepted all of them. */
   copyIn(table: TableCopy, rows: Readable): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { CopyOutStream } from './logical-session.js';
 
 /** The slice of node-postgres' connection a COPY stream drives (pg has no public COPY API; this is its query hook). */
 interface PgConnection {
@@ -16,13 +17,16 @@ const BATCH = 256 << 10;
  * `handle*` hooks while the query is the active one). Backpressure pauses the socket, so a table larger than memory
  * streams through in constant space.
  */
-export class PgCopyOut extends Readable {
+export class PgCopyOut extends Readable implements CopyOutStream {
   #connection: PgConnection | undefined;
   #paused = false;
   /** Set by pg.Client.query when it is given a callback; unused (the stream's events say everything). */
   callback: ((error?: Error) => void) | undefined;
 
-  constructor(private readonly text: string) {
+  /** The rows COPY reported sending (its command tag), once it has. */
+  rowCount: number | undefined;
+
+  constructor(private readonly text: string, private readonly onBytes?: (bytes: number) => void) {
     super({ highWaterMark: 1 << 20 });
   }
 
@@ -59,6 +63,7 @@ export class PgCopyOut extends Readable {
   }
 
   #send(bytes: Buffer): void {
+    this.onBytes?.(bytes.length);
     if (!this.push(bytes) && !this.#paused) {
       this.#paused = true;
       this.#connection?.stream.pause();
@@ -72,7 +77,10 @@ export class PgCopyOut extends Readable {
     }
   }
 
-  handleCommandComplete(): void {}
+  handleCommandComplete(message: { text?: string }): void {
+    const count = /^COPY (\d+)$/.exec(message.text ?? '');
+    if (count) this.rowCount = Number(count[1]);
+  }
   handleRowDescription(): void {}
   handleDataRow(): void {}
   handleEmptyQuery(): void {}

@@ -15,9 +15,9 @@ export function postgresLogicalSession(client: pg.Client): LogicalSession {
     script: async (sql) => {
       await client.query(sql);
     },
-    copyOut: (table: TableCopy): Readable => submit(new PgCopyOut(table.slice
+    copyOut: (table: TableCopy, onBytes?: (bytes: number) => void): PgCopyOut => submit(new PgCopyOut(table.slice
       ? `COPY (${sliceQuery(table, table.slice)}) TO STDOUT`
-      : `COPY ${table.name} (${table.columns.join(', ')}) TO STDOUT`)),
+      : `COPY ${table.name} (${table.columns.join(', ')}) TO STDOUT`, onBytes)),
     copyIn: async (table: TableCopy, rows: Readable) => {
       await pipeline(rows, submit(new PgCopyIn(`COPY ${table.name} (${table.columns.join(', ')}) FROM STDIN`)));
     },

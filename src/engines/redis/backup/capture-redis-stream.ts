@@ -4,11 +4,12 @@ import { ReplicationLink, type ReplicationEndpoint, type StreamBatch } from './r
 import { redisFacts, storeSnapshot } from './snapshot-redis.js';
 import { StreamLog } from './stream-log.js';
 import { encodeSegment, segmentName } from './stream-segment.js';
+import { masterOffset } from './master-offset.js';
 
-/** A stop waits until the link has been quiet this long, so that bytes already sent are stored. */
+/** A stop reads the stream up to the master's offset at the stop, for at most this long. */
+const DRAIN_LIMIT_MS = 5000;
+/** Without the master's offset (it did not answer), a stop waits until the link has been quiet this long. */
 const QUIET_MS = 200;
-/** ...but no longer than this under a steady stream. */
-const DRAIN_LIMIT_MS = 2000;
 
 export interface CaptureOptions {
   readonly endpoint: ReplicationEndpoint;
@@ -124,7 +125,8 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
         throw error ?? new RedisBackupError('connection-failed', 'the replication link was closed');
       });
       ended = await Promise.race([stop, lost]);
-      await drain(() => lastArrival, () => link.offset);
+      const target = await masterOffset(options.endpoint, Math.min(1000, options.endpoint.timeoutMs));
+      await drain(() => lastArrival, () => link.offset, target);
     } finally {
       clearInterval(timer);
       await flush();
@@ -140,16 +142,19 @@ export async function captureRedisStream(options: CaptureOptions): Promise<Captu
 }
 
 /**
- * On a stop, reads what already reached the socket before the last segment is cut: on a busy machine the stop and the
- * master's last bytes can be ready at the same moment, and closing first would drop bytes the master had sent. Waits
- * until nothing has arrived for QUIET_MS (at least that long), at most DRAIN_LIMIT_MS under a steady stream.
+ * On a stop, reads the stream on before the last segment is cut, so that every write the master acknowledged before
+ * the stop is stored: up to the master's offset at the stop (`target`), which covers a link that was paused while a
+ * segment was written or is behind on a busy machine. Without it (the master did not answer), until nothing has
+ * arrived for QUIET_MS. Either way at most DRAIN_LIMIT_MS.
  */
-async function drain(lastArrival: () => number, offset: () => number): Promise<void> {
+async function drain(lastArrival: () => number, offset: () => number, target: number | undefined): Promise<void> {
   const stopAt = Date.now();
   for (let seen = offset(); ; seen = offset()) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (target !== undefined && offset() >= target) return;
+    await new Promise((resolve) => setTimeout(resolve, target === undefined ? 50 : 10));
+    if (Date.now() - stopAt >= DRAIN_LIMIT_MS) return;
     const quietSince = Math.max(lastArrival(), stopAt);
-    if ((offset() === seen && Date.now() - quietSince >= QUIET_MS) || Date.now() - stopAt >= DRAIN_LIMIT_MS) return;
+    if (target === undefined && offset() === seen && Date.now() - quietSince >= QUIET_MS) return;
   }
 }
 

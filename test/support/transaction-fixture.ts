@@ -67,6 +67,13 @@ export class TransactionFixture {
     return dm;
   }
 
+  /** Table `t (id, v)` on each SQL participant (pg1, pg2, maria): the rows the crash and recovery tests check. */
+  async createTables(dm: DataManager): Promise<void> {
+    await dm.queryDatabase('pg1', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+    await dm.queryDatabase('pg2', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+    await dm.queryDatabase('maria', 'CREATE TABLE t (id int PRIMARY KEY, v varchar(20)) ENGINE=InnoDB');
+  }
+
   /** Prepared transactions this fixture's node left on the cluster (both databases). */
   async pgPrepared(): Promise<string[]> {
     const rows = await this.cluster.query<{ gid: string }>('SELECT gid FROM pg_prepared_xacts WHERE gid LIKE $1 ORDER BY gid', [`dk:${this.nodeId}:%`]);

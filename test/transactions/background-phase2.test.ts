@@ -18,9 +18,7 @@ describe("phase2: 'background': the caller is answered before the branches commi
   before(async () => {
     fx = await TransactionFixture.start();
     dm = await fx.manager({ recoveryGrace: 0 });
-    await dm.queryDatabase('pg1', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    await dm.queryDatabase('pg2', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    await dm.queryDatabase('maria', 'CREATE TABLE t (id int PRIMARY KEY, v varchar(20)) ENGINE=InnoDB');
+    await fx.createTables(dm);
   });
   after(async () => {
     await fx?.close();

@@ -30,9 +30,7 @@ describe('coordinator killed with SIGKILL at each step: recovery converges', () 
     fx = await TransactionFixture.start();
     // Grace 0: the test's coordinator is dead, so recovery may act on the second pass that sees it undecided.
     dm = await fx.manager({ recoveryGrace: 0 });
-    await dm.queryDatabase('pg1', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    await dm.queryDatabase('pg2', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    await dm.queryDatabase('maria', 'CREATE TABLE t (id int PRIMARY KEY, v varchar(20)) ENGINE=InnoDB');
+    await fx.createTables(dm);
   });
   after(async () => {
     await fx?.close();

@@ -23,9 +23,7 @@ describe('a PostgreSQL participant holds the decision in a row committed with it
   before(async () => {
     fx = await TransactionFixture.start();
     dm = await fx.manager({ recoveryGrace: 0 });
-    await dm.queryDatabase('pg1', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    await dm.queryDatabase('pg2', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    await dm.queryDatabase('maria', 'CREATE TABLE t (id int PRIMARY KEY, v varchar(20)) ENGINE=InnoDB');
+    await fx.createTables(dm);
     // A commit that the test can hold in flight (and make fail): a deferred trigger runs at COMMIT, after the
     // decision row's INSERT, and waits for an advisory lock the test holds.
     await dm.transactions.run('pg1', (tx) => tx.script(`

@@ -33,9 +33,7 @@ describe('recovery after a participant restart; operator list and resolve (API a
   before(async () => {
     fx = await TransactionFixture.start();
     dm = await fx.manager({ recoveryGrace: 0 });
-    await dm.queryDatabase('pg1', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    await dm.queryDatabase('pg2', 'CREATE TABLE t (id int PRIMARY KEY, v text)');
-    await dm.queryDatabase('maria', 'CREATE TABLE t (id int PRIMARY KEY, v varchar(20)) ENGINE=InnoDB');
+    await fx.createTables(dm);
     configFile = join(dir, 'datakeep.config.json');
     writeFileSync(configFile, JSON.stringify({ databases: fx.databases(), state: { url: fx.state.url } }));
   });

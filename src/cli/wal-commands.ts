@@ -144,20 +144,32 @@ const get: WalAction = async (ctx, flags, [name, dest]) => {
   return served ? WAL_EXIT.ok : WAL_EXIT.notFound;
 };
 
+/** Bound on one segment's read by the prefetcher, in seconds: slow storage may need more than the default 60. */
+export const PREFETCH_READ_TIMEOUT_ENV = 'DATAKEEP_WAL_PREFETCH_READ_TIMEOUT';
+
 const prefetch: WalAction = async (ctx, flags) => {
   const spool = resolve(flags.spool!);
-  const queue = prefetchCount(flags.queue!, '--queue');
   let repository: Repository & { close(): Promise<void> };
+  let queue: number;
+  let readTimeoutMs: number | undefined;
   try {
+    queue = prefetchCount(flags.queue!, '--queue');
+    const timeout = ctx.env[PREFETCH_READ_TIMEOUT_ENV];
+    if (timeout !== undefined) {
+      if (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 3600) throw new UsageError(PREFETCH_READ_TIMEOUT_ENV, `"${timeout}" is not a number of seconds from 1 to 3600`);
+      readTimeoutMs = Number(timeout) * 1000;
+    }
     repository = await openWalRepository(ctx, flags);
   } catch (error) {
-    await writeSpoolError(spool, `opening the repository failed: ${(error as Error).message}`);
+    // Detached, with no terminal: the next `wal get` prints it into the server's log.
+    await writeSpoolError(spool, `the prefetcher could not start: ${(error as Error).message}`);
     throw error;
   }
   const { runWalPrefetcher } = await import('../engines/postgres/backup/wal-prefetcher.js');
-  const exit = await runWalPrefetcher({ repository, spool, queue }).finally(() => repository.close());
-  // A read that timed out may still hang in the thread pool; it must not keep this detached process alive.
-  setTimeout(() => process.exit(exit === 'failed' ? WAL_EXIT.failed : WAL_EXIT.ok), 1000).unref();
+  const exit = await runWalPrefetcher({ repository, spool, queue, readTimeoutMs }).finally(() => repository.close());
+  // A read that timed out may still hang in the thread pool (storage that never answers): it would keep this detached
+  // process alive, and even process.exit waits for the thread pool. Nothing is left to write: end it for sure.
+  setTimeout(() => process.kill(process.pid, 'SIGKILL'), 1000).unref();
   return exit === 'failed' ? WAL_EXIT.failed : WAL_EXIT.ok;
 };
 

@@ -147,6 +147,35 @@ describe('wal get --spool: the prefetcher on a synthetic archive', () => {
     rmSync(spool, { recursive: true, force: true });
     await waitFor('it exited once its spool was removed', () => pidGone(again), 10_000);
   });
+
+  it('a read that hangs (a FIFO in place of a segment) stops the prefetcher at its bound; wal get still serves', async () => {
+    const data = join(scratch, 'data-3');
+    mkdirSync(data);
+    const spool = walPrefetchSpool(data);
+    const object = join(repoPath, 'wal', names[5]!.slice(0, 16), names[5]!);
+    renameSync(object, `${object}.aside`);
+    assert.equal(spawnSync('mkfifo', [object]).status, 0);
+    try {
+      const served = spawnSync(datakeepCommandLine()[0]!, [...datakeepCommandLine().slice(1), 'wal', 'get', names[4]!, join(data, 'out'), '--spool', spool, '--prefetch', '2', '--repo', repoPath, '--passphrase-file', keyFile], {
+        cwd: '/', encoding: 'utf8', timeout: 60_000, env: { ...process.env, DATAKEEP_WAL_PREFETCH_READ_TIMEOUT: '2' },
+      });
+      assert.equal(served.status, 0, served.stderr);
+      const pid = await waitFor('a prefetcher', () => livePrefetcher(spool), 10_000);
+      await waitFor('the prefetcher stopped at its read bound', () => pidGone(pid), 15_000);
+      assert.match(readFileSync(join(spool, SPOOL_FILES.error), 'utf8'), new RegExp(`reading ${names[5]} from the repository took over 2 s`));
+      assert.deepEqual(segmentsIn(spool), [names[6]], 'the segment read beside it was spooled; the hung one never');
+    } finally {
+      rmSync(object, { force: true });
+      renameSync(`${object}.aside`, object);
+    }
+    const next = get([names[5]!, join(data, 'out-5'), '--spool', spool, '--prefetch', '2']);
+    assert.equal(next.status, 0, next.stderr);
+    assert.deepEqual(readFileSync(join(data, 'out-5')), syntheticSegment(names[5]!, MiB));
+    assert.match(next.stderr, /the WAL prefetcher stopped \(reading .* took over 2 s/);
+    const again = await waitFor('a new prefetcher', () => livePrefetcher(spool), 10_000);
+    rmSync(spool, { recursive: true, force: true });
+    await waitFor('it exited once its spool was removed', () => pidGone(again), 10_000);
+  });
 });
 
 describe('point-in-time restores replaying 20+ segments through the prefetching restore_command', () => {

@@ -148,8 +148,8 @@ export async function runWalPrefetcher(options: WalPrefetcherOptions): Promise<W
       await writeSpoolError(spool, failure.message);
     }
     // Recovery is over (no recovery.signal or standby.signal left) but its recovery_end_command did not remove the
-    // spool (it raced with a write here, or failed): no server asks for WAL from it any more.
-    if ((exit === 'idle' || exit === 'server-stopped') && inDataDirectory && !existsSync(join(dataDirectory, 'recovery.signal')) && !existsSync(join(dataDirectory, 'standby.signal'))) {
+    // spool (its rm -rf raced with a write here, or failed): no server asks for WAL from it any more.
+    if (inDataDirectory && !existsSync(join(dataDirectory, 'recovery.signal')) && !existsSync(join(dataDirectory, 'standby.signal'))) {
       await rm(spool, { recursive: true, force: true });
     }
   } finally {
@@ -223,7 +223,7 @@ async function releaseLock(spool: string): Promise<void> {
 async function bounded<T>(work: Promise<T>, ms: number, name: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PostgresBackupError('wal-prefetch-stopped', `reading ${name} from the repository took over ${Math.round(ms / 1000)} s; the prefetcher stopped, restore_command fetches each segment itself (check the repository's storage)`, { items: [name] })), ms);
+    timer = setTimeout(() => reject(new PostgresBackupError('wal-prefetch-stopped', `reading ${name} from the repository took over ${Math.round(ms / 1000)} s; restore_command fetches each segment itself meanwhile (check the repository's storage; DATAKEEP_WAL_PREFETCH_READ_TIMEOUT sets this bound in seconds)`, { items: [name] })), ms);
   });
   try {
     return await Promise.race([work, timeout]);

@@ -45,7 +45,7 @@ export async function startWalPrefetch(input: StartWalPrefetchInput): Promise<st
       child.on('error', () => undefined);
       child.unref();
     }
-    return previous === undefined ? undefined : `the WAL prefetcher stopped (${previous}); it was started again`;
+    return previous === undefined ? undefined : `the WAL prefetcher reported: ${previous}; prefetching goes on`;
   } catch (error) {
     return `WAL prefetching into ${spool} is off for now (${(error as Error).message}); each segment is fetched by restore_command itself`;
   }

@@ -145,7 +145,7 @@ export async function runWalPrefetcher(options: WalPrefetcherOptions): Promise<W
     await Promise.allSettled(inFlight.values());
     if (failure) {
       exit = 'failed';
-      await writeSpoolError(spool, failure.message);
+      await writeSpoolError(spool, `it stopped: ${failure.message}`);
     }
     // Recovery is over (no recovery.signal or standby.signal left) but its recovery_end_command did not remove the
     // spool (its rm -rf raced with a write here, or failed): no server asks for WAL from it any more.

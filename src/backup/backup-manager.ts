@@ -206,8 +206,10 @@ export class BackupManager {
     return this.#repositories.withAll(options, async (repos, destination, passphrase) => {
       const found = await this.#repositories.find(repos, destination, backupId, options.database);
       const driver = await driverOfRepository(found.repository);
+      const configured = this.configuration().backups?.walPrefetch;
+      const withDefaults = options.walPrefetch === undefined && typeof configured === 'number' ? { ...options, walPrefetch: configured } : options;
       const result = await this.#logged('backup.restore', { database: found.database, backupId: backupId ?? 'latest', to: options.to, target: options.target === undefined ? undefined : describeRestoreTarget(options.target) }, () => driver.restore({
-        repository: found.repository, repositoryPath: found.path, destination, database: found.database, backupId, options, passphrase,
+        repository: found.repository, repositoryPath: found.path, destination, database: found.database, backupId, options: withDefaults, passphrase,
         passphraseFile: this.#repositories.passphraseFile(options.passphraseFile),
       }), { result: (r) => ({ backupId: r.backupId, to: r.to, target: r.target }) });
       this.log('info', `restored ${found.database} backup ${result.backupId} into ${result.to}${result.target ? ` to ${result.target}` : ''}`);

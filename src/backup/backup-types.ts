@@ -177,6 +177,12 @@ export interface RestoreOptions {
   workers?: number;
   /** On failure keep what was written instead of removing it. */
   keepFailed?: boolean;
+  /**
+   * PostgreSQL physical restores: WAL segments restore_command fetches ahead into a spool in the data directory while
+   * the server replays (pgBackRest's asynchronous archive-get). Default: the configuration's backups.walPrefetch,
+   * else 8; 0 turns it off (each segment is then fetched when the server asks for it).
+   */
+  walPrefetch?: number;
   /** Argument names for error messages (the CLI passes its flags). */
   fields?: { time?: string; lsn?: string; name?: string };
   /** Aborting stops the restore and removes what it wrote. */

@@ -27,6 +27,7 @@ interface RestoreFlags extends RepositoryFlags {
   replace?: boolean;
   tables?: string[];
   jobs?: number;
+  walPrefetch?: number;
 }
 
 /** A TCP port option: refused while parsing, before anything is read. */
@@ -65,6 +66,10 @@ export function registerRestoreCommand(program: Command, runtime: CliRuntime): v
     .option('--start-port <port>', 'also start the restored server on this port and wait until it has recovered and promoted', portOption('--start-port'))
     .option('--archive-to <dir>', 'once promoted, the restored server archives its WAL into this repository of its own (never the source\'s; default: archiving off)')
     .option('--keep-failed', 'keep what a failed restore wrote, for inspection (default: it is removed)')
+    .option('--wal-prefetch <n>', 'PostgreSQL: WAL segments restore_command fetches ahead while the server replays (default: backups.walPrefetch, else 8; at most 64; 0: off)', (v: string) => {
+      if (!/^\d+$/.test(v) || Number(v) > 64) throw new UsageError('--wal-prefetch', `"${v}" is not a number of segments from 0 to 64; 0 turns prefetching off`);
+      return Number(v);
+    })
     .option('--database <id>', 'the database to restore when the destination holds several')
     .option('--target <url>', 'restore into this live server instead of a directory: MongoDB and Redis (mongodb://host:27017, redis://host:6379), a logical PostgreSQL backup (postgres://…/db, created when missing; pglite:DIR); its password never reaches logs or output')
     .option('--target-database <name>', 'with --target: the database to write into (default: the backed-up one\'s name)')
@@ -103,7 +108,7 @@ async function restore(ctx: CommandContext, backupId: string | undefined, flags:
       targetTime: flags.targetTime, timeZone: flags.timeZone, targetLsn: flags.targetLsn, targetName: flags.targetName, targetTimeline: flags.targetTimeline,
       targetInclusive: flags.targetExclusive ? false : undefined,
       port, start: startPort === undefined ? undefined : { port: startPort }, archiveTo: flags.archiveTo, keepFailed: flags.keepFailed ?? false,
-      tables: flags.tables, workers: flags.jobs,
+      tables: flags.tables, workers: flags.jobs, walPrefetch: flags.walPrefetch,
       fields: { time: '--target-time', lsn: '--target-lsn', name: '--target-name' }, signal: controller.signal,
       onProgress: (p) => progress.update(label(p), p.bytesDone, p.bytesTotal ? p.bytesDone / p.bytesTotal : undefined, p.phase === 'done'),
     }).finally(() => {

@@ -1,7 +1,8 @@
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DatakeepError, RepositoryError, UsageError } from '../errors/index.js';
 import { WAL_EXIT } from '../engines/postgres/backup/wal-exit-codes.js';
+import { DEFAULT_WAL_PREFETCH, MAX_WAL_PREFETCH, writeSpoolError } from '../engines/postgres/backup/wal-prefetch-spool.js';
 import type { Repository } from '../repository/repository-types.js';
 import { assertOwnerRuns } from './assert-owner-runs.js';
 import { toJson } from './cli-io.js';
@@ -23,6 +24,8 @@ interface WalFlags {
   slot?: string;
   spool?: string;
   interval?: string;
+  prefetch?: string;
+  queue?: string;
 }
 
 type WalAction = (ctx: CommandContext, flags: WalFlags, args: readonly string[]) => Promise<number>;
@@ -44,8 +47,8 @@ export function registerWalCommands(program: Command, runtime: CliRuntime): void
 Exit codes, as PostgreSQL reads them: 0 ok; 1 a failure, or for get: not in the
 archive (recovery ends there), for check: a gap or damage; 2 bad usage; 255 any
 other failure of get, so that recovery stops instead of promoting early.`);
-  const sub = (name: string, description: string, failureCode: number, action: WalAction): Command => {
-    const command = wal.command(name).description(description)
+  const sub = (name: string, description: string, failureCode: number, action: WalAction, hidden = false): Command => {
+    const command = wal.command(name, { hidden }).description(description)
       .option('--repo <dir>', `${REPOSITORY} (or $DATAKEEP_REPO)`)
       .option('--passphrase-file <file>', "the repository's passphrase (or $DATAKEEP_REPO_PASSPHRASE / $DATAKEEP_REPO_PASSPHRASE_FILE)");
     const usageCode = name === 'get' ? WAL_EXIT.getError : WAL_EXIT.usage;
@@ -70,7 +73,13 @@ other failure of get, so that recovery stops instead of promoting early.`);
     .option('--accept-new-timeline', 'run once by hand: accept a .history file after a failover to a replica that was behind');
   sub('get', "fetch one segment: restore_command = 'datakeep wal get %f \"%p\" --repo DIR' (exit 1: not in the archive; 255: any other failure)", WAL_EXIT.getError, get)
     .argument('<name>', 'the segment or history file name (%f)')
-    .argument('<dest>', 'where to write it (%p)');
+    .argument('<dest>', 'where to write it (%p)')
+    .option('--spool <dir>', 'prefetch: after serving a segment, keep the next ones in this directory (a restore uses DATADIR/datakeep_wal_prefetch; restore_command moves them from there)')
+    .option('--prefetch <n>', `with --spool: how many segments ahead (default ${DEFAULT_WAL_PREFETCH}, at most ${MAX_WAL_PREFETCH}; 0: off)`);
+  // Started by `wal get --spool`, detached: fills the spool, then exits (idle, recovery over, or a repository error).
+  sub('prefetch', 'internal: the background prefetcher of wal get --spool', WAL_EXIT.failed, prefetch, true)
+    .requiredOption('--spool <dir>', 'the spool')
+    .requiredOption('--queue <n>', 'segments ahead');
   sub('check', 'prove the archive has no gap: read and authenticate every segment (exit 1 on a gap or damage; --json prints the report)', WAL_EXIT.usage, check)
     .option('--from <segment|lsn>', 'first segment to check (default: the oldest archived)')
     .option('--to <segment|lsn>', 'last segment to check (default: the newest archived)')
@@ -107,11 +116,61 @@ const push: WalAction = async (ctx, flags, [path]) => {
   return WAL_EXIT.ok;
 };
 
+function prefetchCount(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > MAX_WAL_PREFETCH) throw new UsageError(flag, `"${text}" is not a number of segments from 0 to ${MAX_WAL_PREFETCH}; 0 turns prefetching off`);
+  return Number(text);
+}
+
 const get: WalAction = async (ctx, flags, [name, dest]) => {
+  if (flags.prefetch !== undefined && flags.spool === undefined) throw new UsageError('--prefetch', 'needs --spool DIR, where the prefetched segments wait');
+  const queue = flags.spool === undefined ? 0 : prefetchCount(flags.prefetch ?? String(DEFAULT_WAL_PREFETCH), '--prefetch');
   const repository = await openWalRepository(ctx, flags);
-  const { walGet } = await import('../engines/postgres/backup/wal-get.js');
-  const found = await walGet(repository, name!, dest!).finally(() => repository.close());
-  return found ? WAL_EXIT.ok : WAL_EXIT.notFound;
+  const { walGetServed } = await import('../engines/postgres/backup/wal-get.js');
+  const served = await walGetServed(repository, name!, dest!).finally(() => repository.close());
+  // A streamed snapshot is the newest WAL there is: nothing complete follows it to prefetch.
+  if (served?.from === 'archive' && queue > 0) {
+    const { startWalPrefetch } = await import('../engines/postgres/backup/start-wal-prefetch.js');
+    const { datakeepCommandLine } = await import('../util/datakeep-command-line.js');
+    // Absolute paths: the prefetcher runs from /, and restore_command's are relative to the data directory.
+    const spool = resolve(flags.spool!);
+    const repositoryPath = resolve(flags.repo ?? ctx.env.DATAKEEP_REPO!);
+    const said = await startWalPrefetch({
+      spool, queue, served: { name: name!, content: served.content }, env: ctx.env,
+      prefetcherArgv: [...datakeepCommandLine(), 'wal', 'prefetch', '--spool', spool, '--queue', String(queue), '--repo', repositoryPath,
+        ...(flags.passphraseFile === undefined ? [] : ['--passphrase-file', resolve(flags.passphraseFile)])],
+    });
+    if (said) ctx.io.err(`datakeep wal get: ${said}`);
+  }
+  return served ? WAL_EXIT.ok : WAL_EXIT.notFound;
+};
+
+/** Bound on one segment's read by the prefetcher, in seconds: slow storage may need more than the default 60. */
+export const PREFETCH_READ_TIMEOUT_ENV = 'DATAKEEP_WAL_PREFETCH_READ_TIMEOUT';
+
+const prefetch: WalAction = async (ctx, flags) => {
+  const spool = resolve(flags.spool!);
+  let repository: Repository & { close(): Promise<void> };
+  let queue: number;
+  let readTimeoutMs: number | undefined;
+  try {
+    queue = prefetchCount(flags.queue!, '--queue');
+    const timeout = ctx.env[PREFETCH_READ_TIMEOUT_ENV];
+    if (timeout !== undefined) {
+      if (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 3600) throw new UsageError(PREFETCH_READ_TIMEOUT_ENV, `"${timeout}" is not a number of seconds from 1 to 3600`);
+      readTimeoutMs = Number(timeout) * 1000;
+    }
+    repository = await openWalRepository(ctx, flags);
+  } catch (error) {
+    // Detached, with no terminal: the next `wal get` prints it into the server's log.
+    await writeSpoolError(spool, `the prefetcher could not start: ${(error as Error).message}`);
+    throw error;
+  }
+  const { runWalPrefetcher } = await import('../engines/postgres/backup/wal-prefetcher.js');
+  const exit = await runWalPrefetcher({ repository, spool, queue, readTimeoutMs }).finally(() => repository.close());
+  // A read that timed out may still hang in the thread pool (storage that never answers): it would keep this detached
+  // process alive, and even process.exit waits for the thread pool. Nothing is left to write: end it for sure.
+  setTimeout(() => process.kill(process.pid, 'SIGKILL'), 1000).unref();
+  return exit === 'failed' ? WAL_EXIT.failed : WAL_EXIT.ok;
 };
 
 const check: WalAction = async (ctx, flags) => {

@@ -49,6 +49,11 @@ export interface BackupConfig {
    * at risk; default the engine's: Redis 1, MongoDB and MariaDB 10).
    */
   logCapture?: boolean | { enabled?: boolean; intervalSeconds?: number };
+  /**
+   * PostgreSQL physical restores: WAL segments the restored server's restore_command fetches ahead of replay (default
+   * 8, at most 64; 0 turns prefetching off).
+   */
+  walPrefetch?: number;
 }
 
 /** The `backups` section of the configuration file: defaults for `datakeep backup` and `restore`, every field optional. */
@@ -77,6 +82,7 @@ function backupSchema(destinationRequired: boolean) {
       walTimeout: integer(1, 86_400, ' (seconds)').default(120),
       method: oneOf(['physical', 'logical'], 'a backup method', 'Use "physical" (data directory and WAL) or "logical" (tables by COPY)').optional(),
       tables: list(nonEmptyText('Give a table name, e.g. "public.orders"'), 'Give e.g. ["public.orders", "customers"], or leave it out for every table', 'an array of table names').optional(),
+      walPrefetch: integer(0, 64, ' (WAL segments fetched ahead; 0: off)').optional(),
       logCapture: byKind<{ enabled: boolean; intervalMs: number | undefined }>({
         boolean: flag().transform((enabled) => ({ enabled, intervalMs: undefined })),
         object: object({ enabled: flag().default(true), intervalSeconds: integer(1, 3600, ' (seconds)').optional() }, LOG_CAPTURE_FIX)
@@ -113,6 +119,7 @@ function backupSchema(destinationRequired: boolean) {
       method: c.method,
       tables: c.tables,
       logCapture: c.logCapture ?? { enabled: true, intervalMs: undefined },
+      walPrefetch: c.walPrefetch,
     };
   });
 }

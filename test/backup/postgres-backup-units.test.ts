@@ -151,6 +151,8 @@ describe('data directory walk (pg_basebackup exclusions)', () => {
       'pg_wal/000000010000000000000001', 'pg_wal/archive_status/000000010000000000000001.done', 'pg_stat_tmp/global.stat',
       'pg_replslot/slot/state', 'pg_subtrans/0000', 'pg_xact/0000', 'base/1/100', 'base/1/100.1', 'base/1/100_fsm',
       'base/1/200', 'base/1/200_init', 'base/1/200_fsm', 'base/1/200.1', 'base/1/t3_300', 'base/pgsql_tmp/pgsql_tmp1.0',
+      // A restore's prefetched WAL and its passphrase, left while recovery runs: neither goes into a backup.
+      'datakeep_wal_prefetch/000000010000000000000002', 'datakeep_wal_prefetch/want', 'datakeep_restore_passphrase',
     ];
     for (const f of files) {
       mkdirSync(join(data, f, '..'), { recursive: true });
@@ -169,6 +171,7 @@ describe('data directory walk (pg_basebackup exclusions)', () => {
     const dirs = listing.directories.map((d) => d.path);
     for (const kept of ['pg_wal', 'pg_stat_tmp', 'pg_replslot', 'pg_subtrans', 'pg_tblspc/16400']) assert.ok(dirs.includes(kept), kept);
     assert.ok(!dirs.includes('pg_wal/archive_status') && !dirs.includes('base/pgsql_tmp'));
+    assert.ok(!dirs.includes('datakeep_wal_prefetch'), 'the prefetch spool is skipped whole');
     assert.deepEqual(listing.tablespaces, [{ oid: '16400', location: spc }]);
   });
 });

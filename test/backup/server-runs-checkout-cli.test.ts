@@ -4,11 +4,14 @@
 // test/backup/run-from-private-checkout.test.ts runs from a checkout the postgres user cannot enter.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { walGetCommand } from '../../src/engines/postgres/backup/wal-commands-for-server.js';
+import { walPrefetchSpool } from '../../src/engines/postgres/backup/wal-prefetch-spool.js';
 import { chownTree, startArchivingPostgres, type ArchivingPostgres } from '../support/archiving-postgres.js';
+import { substituteRestoreCommand } from '../support/wal-segments.js';
 
 describe('the server runs this checkout\'s datakeep', () => {
   let env: ArchivingPostgres;
@@ -36,6 +39,36 @@ describe('the server runs this checkout\'s datakeep', () => {
       assert.equal(missing.status, 1, `a segment not in the archive exits 1 (recovery ends there): ${missing.stderr}`);
     } finally {
       rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("the prefetching restore_command too: wal get starts the prefetcher as the server's user, and mv serves what it spooled", async () => {
+    await env.cluster.query('INSERT INTO t SELECT g FROM generate_series(1, 1000) g');
+    const first = await env.switchAndArchive();
+    await env.cluster.query('INSERT INTO t SELECT g FROM generate_series(1, 1000) g');
+    const second = await env.switchAndArchive();
+    const data = mkdtempSync(join(tmpdir(), 'dk-checkout-prefetch-'));
+    try {
+      chownTree(data);
+      const spool = walPrefetchSpool(data);
+      const command = walGetCommand(env.repositoryPath, env.passphraseFile, { spool, queue: 2 });
+      // As PostgreSQL runs it: from the data directory, %p relative to it.
+      const restore = (name: string, path: string) => spawnSync('runuser', ['-u', 'postgres', '--', 'sh', '-c', substituteRestoreCommand(command, name, path)], { cwd: data, encoding: 'utf8', timeout: 60_000 });
+      const fetched = restore(first, 'first');
+      assert.equal(fetched.status, 0, `${command}\n${fetched.stderr}`);
+      const deadline = Date.now() + 30_000;
+      while (!existsSync(join(spool, second))) {
+        assert.ok(Date.now() < deadline, `the prefetcher did not spool ${second} within 30 s: ${readdirSync(spool).join(' ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const moved = restore(second, 'second');
+      assert.equal(moved.status, 0, moved.stderr);
+      assert.equal(existsSync(join(spool, second)), false, 'served from the spool');
+      assert.equal(statSync(join(data, 'second')).size, 16 * 1024 * 1024);
+      assert.deepEqual(readFileSync(join(data, 'second')), await env.repository.getWal(second));
+    } finally {
+      // The prefetcher exits once its spool is gone.
+      rmSync(data, { recursive: true, force: true });
     }
   });
 });

@@ -1,5 +1,6 @@
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WAL_PREFETCH_SPOOL } from './wal-prefetch-spool.js';
 
 /** A regular file of the data directory to back up. */
 export interface DataFile {
@@ -26,13 +27,14 @@ export interface DataDirectoryListing {
 }
 
 /**
- * Files pg_basebackup leaves out (basebackup.c excludeFiles), the signal files a restore writes itself, and the
- * passphrase file a restore leaves for restore_command until recovery ends (a secret never goes into a backup).
+ * Files pg_basebackup leaves out (basebackup.c excludeFiles), the signal files a restore writes itself, and what a
+ * restore leaves for restore_command until recovery ends: the passphrase file (a secret never goes into a backup) and
+ * the spool of prefetched WAL (a directory, skipped whole: copies of archived WAL, and stale once recovery is over).
  */
 const EXCLUDED_FILES = new Set([
   'postmaster.pid', 'postmaster.opts', 'postgresql.auto.conf.tmp', 'current_logfiles.tmp', 'backup_label',
   'tablespace_map', 'backup_manifest', 'backup_label.old', 'recovery.signal', 'standby.signal',
-  'datakeep_restore_passphrase',
+  'datakeep_restore_passphrase', WAL_PREFETCH_SPOOL,
 ]);
 
 /** Directories whose contents pg_basebackup leaves out (they are recreated empty): runtime state, not data. */

@@ -77,7 +77,8 @@ export const postgresBackupDriver: BackupDriver = {
       to,
       // The server's OS user rarely can read the passphrase where datakeep got it (an environment variable, a file
       // of root's): the restore writes it into the data directory for that user, and recovery_end_command removes it.
-      restoreCommand: ({ passphraseFile }) => walGetCommand(repositoryPath, passphraseFile),
+      restoreCommand: ({ passphraseFile, prefetch }) => walGetCommand(repositoryPath, passphraseFile, prefetch),
+      walPrefetch: options.walPrefetch,
       passphrase,
       target: options.targetTime !== undefined || options.targetLsn !== undefined || options.targetName !== undefined
         ? { time: options.targetTime, timeZone: options.timeZone, lsn: options.targetLsn, name: options.targetName, inclusive: options.targetInclusive }

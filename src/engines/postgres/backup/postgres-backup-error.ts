@@ -22,7 +22,10 @@ export type PostgresBackupErrorReason =
   | 'recovery-failed'
   /** The recovery target cannot be reached from the repository (before every usable backup, past the archive's end,
    * or in the future); refused before anything was written. */
-  | 'target-unreachable';
+  | 'target-unreachable'
+  /** The WAL prefetcher of a restore stopped (repository unreadable or too slow); restore_command fetches each segment
+   * itself meanwhile, so recovery goes on, only slower. */
+  | 'wal-prefetch-stopped';
 
 /** A PostgreSQL physical backup, WAL archive or restore operation failed. `reason` is stable; the message says what to do. */
 export class PostgresBackupError extends DatakeepError {

@@ -15,6 +15,8 @@ import { runBounded } from './run-bounded.js';
 import { shellQuote } from '../../../util/shell-quote.js';
 import { assertReachableBy, serverOsUser } from './server-os-user.js';
 import { startRestoredCluster, stopRestoredCluster, type StartRestoredClusterOptions } from './start-restored-cluster.js';
+import type { WalPrefetchSetting } from './wal-commands-for-server.js';
+import { DEFAULT_WAL_PREFETCH, MAX_WAL_PREFETCH, walPrefetchSpool } from './wal-prefetch-spool.js';
 
 /** The passphrase file a restore writes for its restore_command; removed when recovery ends. Never backed up. */
 export const RESTORE_PASSPHRASE_FILE = 'datakeep_restore_passphrase';
@@ -40,7 +42,12 @@ export interface PostgresRestoreOptions {
    * What PostgreSQL runs to fetch WAL, e.g. `datakeep wal get %f "%p" --repo DIR --passphrase-file FILE`; as a
    * function it receives the passphrase file this restore wrote (see `passphrase`).
    */
-  restoreCommand: string | ((written: { passphraseFile: string | undefined }) => string);
+  restoreCommand: string | ((written: { passphraseFile: string | undefined; prefetch: WalPrefetchSetting | undefined }) => string);
+  /**
+   * Segments restore_command keeps fetched ahead (pgBackRest's asynchronous archive-get), in a spool inside the data
+   * directory that recovery_end_command removes: default 8; 0 turns it off. Only a function `restoreCommand` uses it.
+   */
+  walPrefetch?: number;
   /**
    * A passphrase for restore_command that the server's OS user could not read otherwise (it came from the
    * environment): written into the data directory with mode 0600 for that user, and removed by recovery_end_command
@@ -175,12 +182,17 @@ export async function restorePostgres(options: PostgresRestoreOptions): Promise<
   };
 
   const passphraseFile = options.passphrase === undefined ? undefined : join(to, RESTORE_PASSPHRASE_FILE);
-  const restoreCommand = typeof options.restoreCommand === 'function' ? options.restoreCommand({ passphraseFile }) : options.restoreCommand;
+  const prefetchQueue = options.walPrefetch ?? DEFAULT_WAL_PREFETCH;
+  if (!Number.isInteger(prefetchQueue) || prefetchQueue < 0 || prefetchQueue > MAX_WAL_PREFETCH) throw new UsageError('walPrefetch', `${String(options.walPrefetch)} is not a number of segments from 0 to ${MAX_WAL_PREFETCH}; 0 turns prefetching off`);
+  const prefetch = typeof options.restoreCommand === 'function' && prefetchQueue > 0 ? { spool: walPrefetchSpool(to), queue: prefetchQueue } : undefined;
+  const restoreCommand = typeof options.restoreCommand === 'function' ? options.restoreCommand({ passphraseFile, prefetch }) : options.restoreCommand;
   const port = options.port ?? options.start?.port;
+  // What only recovery needs goes when it ends: the passphrase (a secret) and the prefetched segments.
+  const leftovers = [passphraseFile === undefined ? undefined : `rm -f ${shellQuote(passphraseFile)}`, prefetch === undefined ? undefined : `rm -rf ${shellQuote(prefetch.spool)}`].filter((c) => c !== undefined);
   const settings = recoverySettings({
     restoreCommand, target: plan.target, timeline: options.timeline === 'latest' ? 'latest' : plan.timeline,
     archive: options.archive, port, extra: options.settings,
-    recoveryEndCommand: passphraseFile === undefined ? undefined : `rm -f ${shellQuote(passphraseFile)}`,
+    recoveryEndCommand: leftovers.length === 0 ? undefined : leftovers.join('; '),
   });
 
   let started = false;
@@ -275,8 +287,9 @@ export async function restorePostgres(options: PostgresRestoreOptions): Promise<
       report();
       await startRestoredCluster({ ...options.start, dataDirectory: to, osUser: options.start.osUser });
       started = true;
-      // recovery_end_command removed it already; this covers a server whose recovery ended without running it.
+      // recovery_end_command removed them already; this covers a server whose recovery ended without running it.
       if (passphraseFile !== undefined) await rm(passphraseFile, { force: true });
+      if (prefetch !== undefined) await rm(prefetch.spool, { recursive: true, force: true });
     }
   } catch (error) {
     throw await failedRestore(error, { to, createdTo: !destinationExists, createdParent, tablespaces: createdTablespaces, keep: options.keepFailed === true });

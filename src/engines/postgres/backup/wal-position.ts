@@ -57,3 +57,20 @@ export function isWalFileName(name: string): boolean {
 function hex8(value: bigint): string {
   return value.toString(16).toUpperCase().padStart(8, '0');
 }
+
+/**
+ * The `count` segment names after segment file `name` on its own timeline, in the order recovery reads them, for
+ * `segmentSize`-byte segments (a power of two from 1 MiB to 1 GiB, as read from a segment's long page header): the
+ * low 8 digits wrap into the next log id after 0x100000000 / segmentSize segments. Undefined when `name` is not a
+ * segment of that size (a history or .partial file, or a segment number that size never produces).
+ */
+export function followingSegments(name: string, segmentSize: number, count: number): string[] | undefined {
+  if (!Number.isInteger(segmentSize) || segmentSize < 1 << 20 || segmentSize > 1 << 30 || (segmentSize & (segmentSize - 1)) !== 0) return undefined;
+  const parsed = parseSegmentName(name, segmentSize);
+  if (!parsed || segmentName(parsed.timeline, parsed.segment, segmentSize) !== name) return undefined;
+  // The last segment of a 64-bit WAL position space has no successor; PostgreSQL never gets near it.
+  const last = (1n << 64n) / BigInt(segmentSize) - 1n;
+  const names: string[] = [];
+  for (let segment = parsed.segment + 1n; names.length < count && segment <= last; segment += 1n) names.push(segmentName(parsed.timeline, segment, segmentSize));
+  return names;
+}

@@ -125,6 +125,7 @@ const SLOW_FIRST = [
   'test/backup/pitr-defects-1.test.ts',
   'test/backup/pitr-defects-3.test.ts',
   'test/backup/mongodb-backup.test.ts',
+  'test/backup/wal-prefetch.test.ts',
   'test/backup/postgres-backup-safety.test.ts',
   'test/replication/replication-cli.test.ts',
   'test/monitoring/system-validation.test.ts',

@@ -127,6 +127,8 @@ export class RepositoryLocks {
           lost.abort(new RepositoryError('lock-timeout', `the "${name}" lease was taken over by another process (this one's heartbeat was over ${staleAfterMs} ms old)`));
           return;
         }
+        // A taker that replaces the object between this read and this write is overwritten once; its own next
+        // heartbeat then finds the object not its own and gives up, so only one holder goes on.
         await this.#storage.put(key, encode(info()));
       })().catch(() => undefined);
     }, Math.max(100, Math.floor(staleAfterMs / 3)));

@@ -13,15 +13,6 @@ import { CaptureWatch } from '../support/log-capture-watch.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-server.js';
 import { ThrowawayMariadb } from '../support/throwaway-mariadb.js';
 
-async function sql(server: ThrowawayMariadb, text: string, port = server.port): Promise<unknown> {
-  const c = await server.connect(port);
-  try {
-    return await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
-
 /**
  * The continuous binlog capture (dm.backups.captures, MariaDB's captureLog) across a server killed by PID and
  * restarted: the capture fails, starts again on its own, archives the old binlog file to its end and the restarted
@@ -43,7 +34,7 @@ describe('MariaDB continuous binlog capture across a server kill and restart', (
     destination = join(work, 'backups');
     passphraseFile = join(work, 'passphrase');
     writeFileSync(passphraseFile, `mariadb log capture test ${process.pid}\n`, { mode: 0o600 });
-    await sql(server, 'CREATE DATABASE app; CREATE TABLE app.stamps (id INT AUTO_INCREMENT PRIMARY KEY, batch CHAR(1)) ENGINE=InnoDB');
+    await server.sql('CREATE DATABASE app; CREATE TABLE app.stamps (id INT AUTO_INCREMENT PRIMARY KEY, batch CHAR(1)) ENGINE=InnoDB');
     dm = new DataManager({ config: { databases: [{ ...server.config('app'), id: 'app' }], state: { url: stateDb.url }, logLevel: 'error' } });
     await dm.initialize();
   });
@@ -62,16 +53,16 @@ describe('MariaDB continuous binlog capture across a server kill and restart', (
     try {
       await capture.until((s) => s.status === 'retrying' && /no backup/.test(s.lastError?.message ?? ''), 20_000, 'the capture waiting for a first backup');
       await dm.createBackup({ type: 'full', destination, passphraseFile, compression: true, encryption: true, retention: { daily: 7 } });
-      await sql(server, "INSERT INTO app.stamps (batch) SELECT 'P' FROM app.seq_1_to_100");
+      await server.sql("INSERT INTO app.stamps (batch) SELECT 'P' FROM app.seq_1_to_100");
       const before = await capture.caughtUp(20_000, 'the rows before the kill archived');
       await server.kill('SIGKILL');
       await capture.until((s) => s.status === 'retrying' && Date.parse(s.lastError!.at) > Date.parse(before.coveredUntil!), 20_000, 'the capture failing once the server is gone');
       await server.restart();
-      await sql(server, "INSERT INTO app.stamps (batch) SELECT 'A' FROM app.seq_1_to_100");
+      await server.sql("INSERT INTO app.stamps (batch) SELECT 'A' FROM app.seq_1_to_100");
       // The binlog stamps events in whole seconds: B is written once the clock has passed the second after the target.
       target = new Date((Math.floor(Date.now() / 1000) + 1) * 1000);
       while (Date.now() < target.getTime() + 1100) await new Promise((r) => setTimeout(r, 50));
-      await sql(server, "INSERT INTO app.stamps (batch) SELECT 'B' FROM app.seq_1_to_50; UPDATE app.stamps SET batch = 'C' WHERE id <= 10");
+      await server.sql("INSERT INTO app.stamps (batch) SELECT 'B' FROM app.seq_1_to_50; UPDATE app.stamps SET batch = 'C' WHERE id <= 10");
       const after = await capture.caughtUp(30_000, 'the rows after the restart archived');
       assert.ok(after.restarts >= 2, JSON.stringify(after));
       assert.notEqual(after.position?.split(':')[0], before.position?.split(':')[0], 'the restarted server writes a new binlog file');
@@ -87,7 +78,7 @@ describe('MariaDB continuous binlog capture across a server kill and restart', (
     restored = join(work, 'restore');
     const port = await freePort();
     await dm.restoreBackup(undefined, { destination, passphraseFile, to: restored, targetTime: target.toISOString(), start: { port } });
-    const rows = await sql(server, 'SELECT batch, COUNT(*) AS n FROM app.stamps GROUP BY batch ORDER BY batch', port) as { batch: string; n: number }[];
+    const rows = await server.sql('SELECT batch, COUNT(*) AS n FROM app.stamps GROUP BY batch ORDER BY batch', port) as { batch: string; n: number }[];
     assert.deepEqual(rows.map((r) => [r.batch, Number(r.n)]), [['A', 100], ['P', 100]]);
   });
 
@@ -98,7 +89,7 @@ describe('MariaDB continuous binlog capture across a server kill and restart', (
     const repository = await openRepository(path, { passphrase, workers: 0 });
     const session = await server.connect();
     try {
-      await sql(server, "INSERT INTO app.stamps (batch) SELECT 'D' FROM app.seq_1_to_100");
+      await server.sql("INSERT INTO app.stamps (batch) SELECT 'D' FROM app.seq_1_to_100");
       const piecesBefore = (await repository.listWal()).length;
       const [first] = await session.query<{ Log_name: string }[]>('SHOW BINARY LOGS');
       let settled = false;

@@ -26,15 +26,6 @@ async function checksums(server: ThrowawayMariadb, port = server.port): Promise<
   }
 }
 
-async function sql(server: ThrowawayMariadb, text: string, port = server.port): Promise<unknown> {
-  const c = await server.connect(port);
-  try {
-    return await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
-
 /** The seed's backup configuration (compression and encryption are the repository's, always on). */
 const SEED = { compression: true, encryption: true, retention: { daily: 7, weekly: 4, monthly: 12, yearly: 5 } } as const;
 
@@ -62,7 +53,7 @@ describe('MariaDB physical backups (mariadb-backup + binlog archive) on a throwa
     const passphraseFile = join(work, 'passphrase');
     writeFileSync(passphraseFile, `mariadb backup test ${process.pid}\n`, { mode: 0o600 });
     process.env.DATAKEEP_REPO_PASSPHRASE_FILE = passphraseFile;
-    await sql(server, `CREATE DATABASE app; CREATE TABLE app.orders (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(200), at DATETIME(6) DEFAULT NOW(6)) ENGINE=InnoDB;
+    await server.sql(`CREATE DATABASE app; CREATE TABLE app.orders (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(200), at DATETIME(6) DEFAULT NOW(6)) ENGINE=InnoDB;
       INSERT INTO app.orders (note) SELECT CONCAT('before ', seq) FROM app.seq_1_to_20000;`);
     dm = new DataManager({ config: { databases: [{ ...server.config('app'), id: 'app' }], state: { url: stateDb.url }, logLevel: 'error' } });
     await dm.initialize();
@@ -98,9 +89,9 @@ describe('MariaDB physical backups (mariadb-backup + binlog archive) on a throwa
   });
 
   it('an incremental chain (incremental on incremental) restores to the source at the newest backup', async () => {
-    await sql(server, "INSERT INTO app.orders (note) SELECT CONCAT('inc1 ', seq) FROM app.seq_1_to_3000");
+    await server.sql("INSERT INTO app.orders (note) SELECT CONCAT('inc1 ', seq) FROM app.seq_1_to_3000");
     const first = await dm.createBackup({ ...SEED, type: 'incremental', destination });
-    await sql(server, "UPDATE app.orders SET note = CONCAT(note, ' changed') WHERE id % 7 = 0; CREATE TABLE app.extra (k INT PRIMARY KEY, v TEXT); INSERT INTO app.extra SELECT seq, REPEAT('x', seq % 50) FROM app.seq_1_to_500");
+    await server.sql("UPDATE app.orders SET note = CONCAT(note, ' changed') WHERE id % 7 = 0; CREATE TABLE app.extra (k INT PRIMARY KEY, v TEXT); INSERT INTO app.extra SELECT seq, REPEAT('x', seq % 50) FROM app.seq_1_to_500");
     const second = await dm.createBackup({ ...SEED, type: 'incremental', destination });
     const source = await checksums(server);
     const list = await dm.backups.listBackups({ destination });
@@ -118,12 +109,12 @@ describe('MariaDB physical backups (mariadb-backup + binlog archive) on a throwa
   });
 
   it('point-in-time: a restore to a second between two stamped writes holds exactly the earlier writes', async () => {
-    await sql(server, "CREATE TABLE app.stamps (id INT AUTO_INCREMENT PRIMARY KEY, batch CHAR(1)); INSERT INTO app.stamps (batch) SELECT 'A' FROM app.seq_1_to_100");
+    await server.sql("CREATE TABLE app.stamps (id INT AUTO_INCREMENT PRIMARY KEY, batch CHAR(1)); INSERT INTO app.stamps (batch) SELECT 'A' FROM app.seq_1_to_100");
     // The binlog stamps events in whole seconds: the target is the next whole second after batch A, and batch B is
     // written only once the clock has passed the whole second after the target.
     const target = new Date((Math.floor(Date.now() / 1000) + 1) * 1000);
     while (Date.now() < target.getTime() + 1100) await new Promise((r) => setTimeout(r, 50));
-    await sql(server, "INSERT INTO app.stamps (batch) SELECT 'B' FROM app.seq_1_to_50; UPDATE app.stamps SET batch = 'C' WHERE id <= 10");
+    await server.sql("INSERT INTO app.stamps (batch) SELECT 'B' FROM app.seq_1_to_50; UPDATE app.stamps SET batch = 'C' WHERE id <= 10");
     // The next backup archives the binlog holding both batches.
     await dm.createBackup({ ...SEED, type: 'incremental', destination });
     const [window] = await dm.backups.window('app', { destination });
@@ -133,7 +124,7 @@ describe('MariaDB physical backups (mariadb-backup + binlog archive) on a throwa
     const port = await freePort();
     const restored = await dm.restoreBackup(undefined, { destination, to, targetTime: target.toISOString(), start: { port } });
     assert.equal(restored.target, target.toISOString());
-    const rows = await sql(server, 'SELECT batch, COUNT(*) AS n FROM app.stamps GROUP BY batch ORDER BY batch', port) as { batch: string; n: number }[];
+    const rows = await server.sql('SELECT batch, COUNT(*) AS n FROM app.stamps GROUP BY batch ORDER BY batch', port) as { batch: string; n: number }[];
     assert.deepEqual(rows.map((r) => [r.batch, Number(r.n)]), [['A', 100]]);
     await stopRestoredServer(to);
   });
@@ -145,7 +136,7 @@ describe('MariaDB physical backups (mariadb-backup + binlog archive) on a throwa
   });
 
   it('a binlog file removed from the repository is a detected gap (verify, window, and a refused restore past it)', async () => {
-    await sql(server, "INSERT INTO app.stamps (batch) VALUES ('D'); FLUSH BINARY LOGS; INSERT INTO app.stamps (batch) VALUES ('E'); FLUSH BINARY LOGS; INSERT INTO app.stamps (batch) VALUES ('F')");
+    await server.sql("INSERT INTO app.stamps (batch) VALUES ('D'); FLUSH BINARY LOGS; INSERT INTO app.stamps (batch) VALUES ('E'); FLUSH BINARY LOGS; INSERT INTO app.stamps (batch) VALUES ('F')");
     const latest = await dm.createBackup({ ...SEED, type: 'incremental', destination });
     const list = await dm.backups.listBackups({ destination });
     const full = list[0]!;

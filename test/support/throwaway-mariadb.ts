@@ -73,6 +73,16 @@ export class ThrowawayMariadb {
     return mariadb.createConnection({ host: HOST, port, user: 'root', connectTimeout: 10_000, multipleStatements: true, bigIntAsNumber: true, dateStrings: true });
   }
 
+  /** Runs `text` (several statements allowed) on a connection of its own, on this server or a restored one at `port`. */
+  async sql(text: string, port = this.#port): Promise<unknown> {
+    const c = await this.connect(port);
+    try {
+      return await c.query(text);
+    } finally {
+      await c.end();
+    }
+  }
+
   async #launch(port: number, extra: readonly string[]): Promise<void> {
     this.#port = port;
     const user = mysqlUser();
